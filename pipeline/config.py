@@ -1,0 +1,123 @@
+"""Settings: `CALLQA_*` environment variables over an optional `callqa.toml`.
+
+Read only at the edges (cli.py, flows/, review/); pipeline functions take plain values.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["CALLER_HASH_KEY_FILE", "ChannelLayout", "Settings", "caller_hash_key"]
+
+ChannelLayout = Literal["agent_left", "agent_right", "mono"]
+
+#: Where a generated caller-hash key is kept, relative to the output folder.
+CALLER_HASH_KEY_FILE = Path(".callqa") / "caller_hash.key"
+
+
+class Settings(BaseSettings):
+    """Everything a council may change without touching code."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLQA_", toml_file="callqa.toml", extra="ignore", validate_default=True
+    )
+
+    recordings_dir: Path = Field(
+        Path("recordings"), description="Folder the call log's recording paths are relative to."
+    )
+    out_dir: Path = Field(Path("out"), description="Where Parquet, reports and packs are written.")
+    whisper_model: str = Field(
+        "tiny.en", description="Whisper size name or a CTranslate2 model folder."
+    )
+    compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU.")
+    cpu_threads: int = Field(0, ge=0, description="Threads for Whisper; 0 = all cores.")
+    channel_layout: ChannelLayout = Field(
+        "agent_left", description="Layout when the call log has none."
+    )
+    timezone: str = Field(
+        "Europe/London", description="Time zone of naive call-log times and of --date."
+    )
+    repeat_window_days: int = Field(
+        7, ge=1, description="A call is a repeat if the caller rang in these previous days."
+    )
+    caller_hash_key: SecretStr | None = Field(
+        None, description="HMAC key for caller numbers; generated once if unset."
+    )
+    sample_size: int | None = Field(
+        None,
+        ge=0,
+        description="Calls to draw per night; derived from the margin of error if unset.",
+    )
+    seed: int = Field(20250101, description="Base seed of the random draw; the date is mixed in.")
+    margin_of_error: float = Field(
+        0.05, gt=0, lt=1, description="Monthly margin of error for a proportion."
+    )
+    confidence_level: float = Field(
+        0.95, gt=0, lt=1, description="Confidence level of that margin."
+    )
+    min_per_agent: int = Field(4, ge=0, description="Random calls per agent per month, at least.")
+    direction: Literal["inbound", "outbound", "both"] = Field(
+        "inbound", description="Which calls are eligible."
+    )
+    stratify_by: Literal["none", "queue", "team", "agent_id"] = Field(
+        "queue", description="Strata of the random draw."
+    )
+    targeted_long_call_s: float | None = Field(
+        1200.0, description="Add calls at least this long as targeted; unset = off."
+    )
+    targeted_repeat_min_prior: int | None = Field(
+        3, description="Add callers with this many prior calls in the window as targeted."
+    )
+    watch_queues: list[str] = Field(
+        default_factory=list, description="Queues whose calls are all added as targeted."
+    )
+    low_confidence: float = Field(
+        0.55, ge=0, le=1, description="Transcripts below this confidence go to review."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(
+            settings_cls, os.environ.get("CALLQA_CONFIG", "callqa.toml")
+        )
+        return (init_settings, env_settings, toml)
+
+
+def caller_hash_key(settings: Settings) -> tuple[bytes, str | None]:
+    """The caller-hash key, and a message when one had to be generated.
+
+    Hashes must stay stable from night to night or repeat callers are lost, so a generated key
+    is written once to `<out>/.callqa/caller_hash.key` (mode 0600) and reused after that.
+    """
+    if settings.caller_hash_key is not None:
+        return settings.caller_hash_key.get_secret_value().encode(), None
+    path = settings.out_dir / CALLER_HASH_KEY_FILE
+    if path.exists():
+        return path.read_bytes().strip(), None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key.encode(), (
+        f"No CALLQA_CALLER_HASH_KEY set: generated one and saved it to {path} (mode 0600). "
+        "Keep that file (or set the variable): a new key makes every caller look new."
+    )
