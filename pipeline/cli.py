@@ -1,0 +1,228 @@
+"""The `callqa` command line (typer).
+
+Imports of heavy libraries (faster-whisper, spaCy, Prefect) happen inside the commands that
+need them, so `callqa sample` on a large log starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from pipeline.config import Settings, caller_hash_key
+from pipeline.errors import CallQAError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="callqa",
+    help="Nightly quality screening of council contact-centre calls.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+users_app = typer.Typer(help="Manage review web-app users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+console = Console(stderr=True)
+out = Console()
+
+CallsOpt = Annotated[
+    Path | None, typer.Option("--calls", help="Call log (CSV or Parquet).", show_default=False)
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder [CALLQA_OUT_DIR].")]
+DateOpt = Annotated[
+    str | None, typer.Option("--date", help="Night to process, YYYY-MM-DD (default: yesterday).")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed [CALLQA_SEED].")]
+SizeOpt = Annotated[
+    int | None, typer.Option("--sample-size", help="Calls to draw [CALLQA_SAMPLE_SIZE].")
+]
+PatternOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--filename-pattern",
+        help="Build the call log from recording names with this regex (named groups).",
+    ),
+]
+
+
+def main() -> None:
+    """Entry point: run the app, turning callqa's own errors into a message and exit code 1."""
+    try:
+        app()
+    except CallQAError as exc:
+        console.print(f"[bold red]callqa:[/] {exc}", highlight=False)
+        sys.exit(1)
+
+
+def _settings(**overrides: object) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)
+
+
+def _night(date: str | None, settings: Settings) -> dt.date:
+    if date is None:
+        today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+        return today - dt.timedelta(days=1)
+    try:
+        return dt.date.fromisoformat(date)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{date!r} is not a date: use YYYY-MM-DD", param_hint="--date"
+        ) from exc
+
+
+def _load_log(calls: Path | None, pattern: str | None, settings: Settings):
+    from pipeline.calls import calls_from_filenames, read_call_log
+
+    key, message = caller_hash_key(settings)
+    if message:
+        console.print(f"[yellow]{message}[/]")
+    if calls is not None:
+        log = read_call_log(
+            calls,
+            caller_hash_key=key,
+            timezone=settings.timezone,
+            default_layout=settings.channel_layout,
+        )
+    elif pattern is not None:
+        log = calls_from_filenames(
+            settings.recordings_dir,
+            pattern,
+            caller_hash_key=key,
+            timezone=settings.timezone,
+            default_layout=settings.channel_layout,
+        )
+    else:
+        raise typer.BadParameter("give --calls LOG, or --filename-pattern with --recordings DIR")
+    for rejected in log.rejected[:20]:
+        console.print(f"[yellow]rejected[/] {log.source} {rejected}", highlight=False)
+    if len(log.rejected) > 20:
+        console.print(f"[yellow]... and {len(log.rejected) - 20} more rejected rows[/]")
+    return log
+
+
+@app.command()
+def sample(
+    calls: CallsOpt = None,
+    out_dir: OutOpt = None,
+    date: DateOpt = None,
+    sample_size: SizeOpt = None,
+    seed: SeedOpt = None,
+    filename_pattern: PatternOpt = None,
+    recordings: Annotated[Path | None, typer.Option("--recordings")] = None,
+) -> None:
+    """Draw the night's sample and mark repeat callers (no audio); write the manifest."""
+    from pipeline.nightly_sample import draw_night
+
+    settings = _settings(
+        out_dir=out_dir, sample_size=sample_size, seed=seed, recordings_dir=recordings
+    )
+    night = _night(date, settings)
+    log = _load_log(calls, filename_pattern, settings)
+    result = draw_night(log, night, settings)
+    out.print(result.summary())
+
+
+@app.command()
+def sample_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write it.")] = Path(
+        "sample_data"
+    ),
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Regenerate the synthetic sample calls (needs the dev extra: piper-tts)."""
+    from pipeline.sampledata import render_sample_data
+
+    render_sample_data(out_dir, seed=seed)
+    out.print(f"Sample data written to {out_dir}")
+
+
+@app.command()
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(help="Recordings to transcribe.")],
+    layout: Annotated[
+        str | None, typer.Option("--layout", help="agent_left, agent_right or mono.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+) -> None:
+    """Transcribe recordings into speaker turns."""
+    from pipeline.transcribe import load_model, transcribe_call
+
+    settings = _settings(channel_layout=layout)
+    model = load_model(
+        settings.whisper_model, compute_type=settings.compute_type, cpu_threads=settings.cpu_threads
+    )
+    for file in files:
+        transcript = transcribe_call(
+            file,
+            layout=settings.channel_layout,
+            model=model,
+            low_confidence=settings.low_confidence,
+        )
+        if as_json:
+            out.print_json(json.dumps(transcript.to_json()))
+            continue
+        out.print(
+            f"[bold]{file}[/] {transcript.status} {transcript.duration_s:.1f}s", highlight=False
+        )
+        if transcript.reason:
+            out.print(f"  {transcript.reason}", highlight=False)
+        for turn in transcript.turns:
+            out.print(
+                f"  [{turn.start_s:7.1f}] {turn.speaker:>7}: {turn.text}",
+                highlight=False,
+                markup=False,
+            )
+
+
+@app.command()
+def tag(
+    file: Annotated[Path, typer.Argument(help="A transcript .json or .jsonl file.")],
+) -> None:
+    """Tag transcripts: reasons, avoidable contact, QA checks, personal data."""
+    from pipeline.tagging import load_pipeline, tag_file
+
+    nlp = load_pipeline()
+    for result in tag_file(file, nlp):
+        sys.stdout.write(json.dumps(result) + "\n")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over scorecards, transcripts, samples, ...")],
+    out_dir: OutOpt = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Run DuckDB SQL over the Parquet output."""
+    from pipeline.store import query_output, safe_csv_cell
+
+    settings = _settings(out_dir=out_dir)
+    frame = query_output(settings.out_dir, query)
+    if as_csv:
+        frame.map(safe_csv_cell).to_csv(sys.stdout, index=False)
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+
+
+def _prefect_env() -> None:
+    # A fresh PREFECT_HOME's first temporary server needs longer than Prefect's 20 s default.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
