@@ -1,6 +1,14 @@
-"""Build eval/pii.jsonl from src.txt markup; offsets are computed, never typed."""
+"""Build eval/pii.jsonl from the marked-up eval/pii_source.txt; offsets are computed, never typed.
 
-import json, re, sys
+    python eval/build_pii.py eval/pii_source.txt eval/pii.jsonl
+
+Markup: `=== <id>` starts a transcript, `speaker: text` is a turn, `{TYPE:value}` marks PII.
+"""
+
+import json
+import re
+import sys
+from collections import Counter
 
 TYPES = {
     "N": "person_name",
@@ -15,38 +23,49 @@ TYPES = {
     "REF": "account_reference",
 }
 MARK = re.compile(r"\{([A-Z]+):([^{}]+)\}")
-records = []
-cur = None
-for line in open(sys.argv[1], encoding="utf-8"):
-    line = line.rstrip("\n")
-    if not line or line.startswith("#"):
-        continue
-    if line.startswith("=== "):
-        cur = {"id": line[4:].strip(), "turns": [], "pii": []}
-        records.append(cur)
-        continue
-    speaker, raw = line.split(": ", 1)
-    text, pos, spans = "", 0, []
-    for m in MARK.finditer(raw):
-        text += raw[pos : m.start()]
-        start = len(text)
-        text += m.group(2)
-        spans.append(
-            {"type": TYPES[m.group(1)], "turn": len(cur["turns"]), "start": start, "end": len(text)}
-        )
-        pos = m.end()
-    text += raw[pos:]
-    for s in spans:
-        assert text[s["start"] : s["end"]] == MARK.findall(raw)[spans.index(s)][1]
-    cur["turns"].append({"speaker": speaker, "text": text})
-    cur["pii"].extend(spans)
-for i, r in enumerate(records):
-    r["split"] = "test" if i % 3 == 2 or int(r["id"].split("-")[1]) >= 85 else "dev"
-with open(sys.argv[2], "w", encoding="utf-8") as f:
-    for r in records:
-        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-from collections import Counter
 
-print(len(records), Counter(s["type"] for r in records for s in r["pii"]))
-asr = sum(1 for r in records if all(t["text"] == t["text"].lower() for t in r["turns"]))
-print("asr-style", asr, "test", sum(r["split"] == "test" for r in records))
+
+def parse(lines: list[str]) -> list[dict]:
+    records: list[dict] = []
+    for line in lines:
+        line = line.rstrip("\n")
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("=== "):
+            records.append({"id": line[4:].strip(), "turns": [], "pii": []})
+            continue
+        current = records[-1]
+        speaker, raw = line.split(": ", 1)
+        text, pos = "", 0
+        for match in MARK.finditer(raw):
+            text += raw[pos : match.start()]
+            start = len(text)
+            text += match.group(2)
+            current["pii"].append(
+                {
+                    "type": TYPES[match.group(1)],
+                    "turn": len(current["turns"]),
+                    "start": start,
+                    "end": len(text),
+                }
+            )
+            pos = match.end()
+        text += raw[pos:]
+        current["turns"].append({"speaker": speaker, "text": text})
+    for i, record in enumerate(records):
+        late = int(record["id"].split("-")[1]) >= 85
+        record["split"] = "test" if i % 3 == 2 or late else "dev"
+    return records
+
+
+def main(source: str, target: str) -> None:
+    with open(source, encoding="utf-8") as fh:
+        records = parse(fh.readlines())
+    with open(target, "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(len(records), Counter(s["type"] for r in records for s in r["pii"]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
