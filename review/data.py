@@ -1,0 +1,400 @@
+"""Read-only access to the nightly output: scorecards, transcripts, reports, scrutiny packs.
+
+Everything here reads the Parquet that `callqa nightly`, `scrutiny-sample` and `report`
+write (DESIGN.md, "Outputs"); nothing writes. Folder contents are cached and re-read when a
+file under them changes (checked at most every `refresh_s`), so a nightly run shows up
+without restarting the app while page views stay cheap.
+
+Files are only ever found by call id: `safe_file()` refuses any path that resolves (after
+symlinks) outside the folder it must be in.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+__all__ = [
+    "AUDIO_TYPES",
+    "OutputStore",
+    "PackData",
+    "QueueView",
+    "TurnRow",
+    "safe_file",
+]
+
+#: Audio a browser can play, by suffix; anything else is never served.
+AUDIO_TYPES: dict[str, str] = {
+    ".opus": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".webm": "audio/webm",
+}
+
+_LIST_COLUMNS = ("contact_reasons", "flags")
+_QUEUE_COLUMNS = (
+    "call_id",
+    "call_date",
+    "queue",
+    "team",
+    "agent_id",
+    "primary_reason",
+    "contact_reasons",
+    "flags",
+    "complaint",
+    "qa_score",
+)
+_BOOL_COLUMNS = (
+    "avoidable",
+    "complaint",
+    "transferred",
+    "repeat_caller",
+    "greeting",
+    "agent_named",
+    "id_check",
+    "anything_else_offered",
+    "closing",
+    "needs_review",
+)
+
+
+@dataclass(frozen=True)
+class TurnRow:
+    """One transcript turn as the pages show it."""
+
+    turn: int
+    speaker: str
+    start_s: float
+    end_s: float
+    text: str
+    confidence: float | None
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The flagged calls in review order, with what the queue's filters can choose from."""
+
+    calls: pd.DataFrame
+    teams: list[str]
+    agents: list[str]
+    queues: list[str]
+    flags: list[str]
+    reasons: list[str]
+
+
+@dataclass
+class PackData:
+    """What a scrutiny pack folder holds: call rows, redacted turns, silenced audio by call id."""
+
+    folder: Path
+    calls: pd.DataFrame
+    turns: pd.DataFrame
+    audio: dict[str, Path] = field(default_factory=dict)
+
+
+def safe_file(root: Path | None, relative: object) -> Path | None:
+    """`root / relative` when that is an existing file inside `root`, else None.
+
+    Refuses absolute paths, NUL bytes, `..` escapes and symlinks that lead outside.
+    """
+    if root is None or not isinstance(relative, str) or not relative or "\x00" in relative:
+        return None
+    rel = Path(relative)
+    if rel.is_absolute():
+        return None
+    try:
+        base = root.resolve(strict=True)
+        candidate = (base / rel).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not candidate.is_relative_to(base) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and mtimes of the Parquet files under `folder` (empty when absent)."""
+    found: list[tuple[str, int, int]] = []
+    if not folder.is_dir():
+        return ()
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.endswith(".parquet"):
+                st = os.stat(os.path.join(dirpath, name))
+                found.append((os.path.join(dirpath, name), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(found))
+
+
+def _read_hive(folder: Path, files: Iterable[str]) -> pd.DataFrame:
+    """Read a hive-partitioned folder; the `call_date` key comes back as an ISO string."""
+    if not list(files):
+        return pd.DataFrame()
+    df = pd.read_parquet(folder)
+    if "call_date" in df.columns:
+        df["call_date"] = df["call_date"].astype(str)
+    return df.reset_index(drop=True)
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]  # type: ignore[union-attr]
+
+
+def _normalise_calls(df: pd.DataFrame) -> pd.DataFrame:
+    """Call rows with plain Python lists, real booleans and string ids, whatever wrote them."""
+    df = df.copy()
+    for col in _LIST_COLUMNS:
+        df[col] = df[col].map(_as_list) if col in df.columns else [[] for _ in range(len(df))]
+    for col in _BOOL_COLUMNS:
+        if col in df.columns:
+            df[col] = df[col].map(lambda v: bool(v) if v is not None and v is not pd.NA else False)
+    for col in ("call_id", "agent_id", "team", "queue", "primary_reason", "avoidable_category"):
+        if col in df.columns:
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+    if "call_id" in df.columns:
+        df["call_id"] = df["call_id"].astype(str)
+    if "needs_review" not in df.columns:
+        df["needs_review"] = df["flags"].map(bool)
+    return df
+
+
+def _turns(table: pd.DataFrame) -> list[TurnRow]:
+    if table.empty:
+        return []
+    table = table.sort_values("turn" if "turn" in table.columns else "start_s")
+    rows = []
+    for i, r in enumerate(table.itertuples(index=False)):
+        conf = getattr(r, "confidence", None)
+        rows.append(
+            TurnRow(
+                turn=int(getattr(r, "turn", i)),
+                speaker=str(r.speaker),
+                start_s=float(r.start_s),
+                end_s=float(r.end_s),
+                text=str(r.text),
+                confidence=None if conf is None or pd.isna(conf) else float(conf),
+            )
+        )
+    return rows
+
+
+@lru_cache(maxsize=512)
+def _partition_turns(folder: str, call_id: str, _stamp: int) -> tuple[TurnRow, ...]:
+    """Turns of one call from one partition folder; `_stamp` (folder mtime) keys the cache."""
+    table = pq.read_table(folder, filters=[("call_id", "=", call_id)]).to_pandas()
+    return tuple(_turns(table))
+
+
+class OutputStore:
+    """The nightly output folder, read through small caches."""
+
+    def __init__(
+        self, out_dir: Path, recordings_dir: Path | None, *, refresh_s: float = 5.0
+    ) -> None:
+        self.out_dir = out_dir
+        self.recordings_dir = recordings_dir
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._sig: tuple[object, ...] | None = None
+        self._calls = pd.DataFrame()
+        self._by_id: dict[str, int] = {}
+        self._packs: dict[str, tuple[object, PackData]] = {}
+        self._queue: tuple[int, QueueView] | None = None
+        self.version = 0
+
+    # -- scorecards -------------------------------------------------------------------------
+    def calls(self) -> pd.DataFrame:
+        """Every scorecard row (one per sampled call), with the manifest's `recording` joined."""
+        now = time.monotonic()
+        if now - self._checked < self.refresh_s and self._sig is not None:
+            return self._calls
+        with self._lock:
+            if now - self._checked < self.refresh_s and self._sig is not None:
+                return self._calls
+            cards_dir = self.out_dir / "scorecards"
+            samples_dir = self.out_dir / "samples"
+            sig = (_signature(cards_dir), _signature(samples_dir))
+            if sig != self._sig:
+                calls = _read_hive(cards_dir, (f for f, _, _ in sig[0]))
+                if not calls.empty:
+                    calls = _normalise_calls(calls)
+                    if "recording" not in calls.columns and sig[1]:
+                        samples = _read_hive(samples_dir, (f for f, _, _ in sig[1]))
+                        if {"call_id", "recording"} <= set(samples.columns):
+                            rec = samples[["call_id", "recording"]].drop_duplicates("call_id")
+                            rec = rec.assign(call_id=rec["call_id"].astype(str))
+                            calls = calls.merge(rec, on="call_id", how="left")
+                    calls = calls.drop_duplicates("call_id", keep="last").reset_index(drop=True)
+                self._calls = calls
+                self.version += 1
+                self._by_id = {cid: i for i, cid in enumerate(calls.get("call_id", []))}
+                self._sig = sig
+            self._checked = now
+            return self._calls
+
+    def queue_view(self) -> QueueView:
+        """Flagged calls, most urgent first, and the filter choices; rebuilt only when the
+        scorecards change, so a queue page costs a filter and a slice, not a sort."""
+        calls = self.calls()
+        cached = self._queue
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        columns = [c for c in _QUEUE_COLUMNS if c in calls.columns]
+        flagged = (
+            calls[calls["needs_review"]][columns]
+            if not calls.empty
+            else pd.DataFrame(columns=columns)
+        )
+        if not flagged.empty:
+            # Most urgent first: complaints, then the most flags, then the lowest QA score.
+            order = pd.DataFrame(
+                {
+                    "complaint": flagged.get("complaint", False),
+                    "n_flags": flagged["flags"].map(len),
+                    "qa": flagged.get("qa_score", 0),
+                    "call_date": flagged["call_date"],
+                }
+            ).sort_values(
+                ["complaint", "n_flags", "qa", "call_date"], ascending=[False, False, True, False]
+            )
+            flagged = flagged.loc[order.index].reset_index(drop=True)
+
+        def options(column: str) -> list[str]:
+            return (
+                sorted({str(v) for v in calls[column].dropna()}) if column in calls.columns else []
+            )
+
+        view = QueueView(
+            calls=flagged,
+            teams=options("team"),
+            agents=options("agent_id"),
+            queues=options("queue"),
+            flags=sorted({f for fs in calls.get("flags", []) for f in fs}),
+            reasons=sorted({r for rs in calls.get("contact_reasons", []) for r in rs}),
+        )
+        self._queue = (self.version, view)
+        return view
+
+    def call(self, call_id: str) -> dict[str, object] | None:
+        """One call's scorecard row as a dict, or None for an unknown id."""
+        calls = self.calls()
+        i = self._by_id.get(call_id)
+        return None if i is None else calls.iloc[i].to_dict()
+
+    def transcript(self, call_id: str, call_date: str, *, restricted: bool) -> list[TurnRow]:
+        """Redacted turns, or the unredacted ones from `restricted/` (quality leads only)."""
+        kind = "restricted" if restricted else "transcripts"
+        folder = self.out_dir / kind / f"call_date={call_date}"
+        if not folder.is_dir():
+            return []
+        stamp = max((p.stat().st_mtime_ns for p in folder.glob("*.parquet")), default=0)
+        return list(_partition_turns(str(folder), call_id, stamp))
+
+    def recording(self, call_id: str) -> Path | None:
+        """The call's original recording, only if it lies inside the recordings folder."""
+        row = self.call(call_id)
+        if row is None:
+            return None
+        path = safe_file(self.recordings_dir, row.get("recording"))
+        return path if path is not None and path.suffix.lower() in AUDIO_TYPES else None
+
+    # -- monthly reports --------------------------------------------------------------------
+    def months(self) -> list[str]:
+        """Months with an estimates table, newest first."""
+        reports = self.out_dir / "reports"
+        if not reports.is_dir():
+            return []
+        found = [p.parent.name for p in reports.glob("*/estimates.parquet")]
+        return sorted((m for m in found if len(m) == 7 and m[4] == "-"), reverse=True)
+
+    def estimates(self, month: str) -> pd.DataFrame:
+        if month not in self.months():
+            return pd.DataFrame()
+        return pd.read_parquet(self.out_dir / "reports" / month / "estimates.parquet")
+
+    def report_html(self, month: str) -> Path | None:
+        if month not in self.months():
+            return None
+        path = self.out_dir / "reports" / month / "report.html"
+        return path if path.is_file() else None
+
+    # -- scrutiny packs ---------------------------------------------------------------------
+    def pack(self, folder: Path) -> PackData:
+        """A pack folder's call rows, redacted turns and silenced audio (cached by content)."""
+        key = str(folder)
+        audio_sig: list[tuple[str, int]] = []
+        if folder.is_dir():
+            for p in folder.rglob("*"):
+                if p.suffix.lower() in AUDIO_TYPES:
+                    audio_sig.append((str(p), p.stat().st_mtime_ns))
+        sig = (_signature(folder), tuple(sorted(audio_sig)))
+        cached = self._packs.get(key)
+        if cached is not None and cached[0] == sig:
+            return cached[1]
+        calls: list[pd.DataFrame] = []
+        turns: list[pd.DataFrame] = []
+        for name, _, _ in sig[0]:
+            table = pd.read_parquet(name)
+            if "call_id" not in table.columns:
+                continue
+            table = table.assign(call_id=table["call_id"].astype(str))
+            if {"turn", "speaker", "text"} <= set(table.columns):
+                turns.append(table)
+            else:
+                calls.append(table)
+        call_df = (
+            _normalise_calls(
+                pd.concat(calls, ignore_index=True)
+                .groupby("call_id", as_index=False, sort=False)
+                .first()
+            )
+            if calls
+            else pd.DataFrame(columns=["call_id"])
+        )
+        turn_df = pd.concat(turns, ignore_index=True) if turns else pd.DataFrame()
+        audio: dict[str, Path] = {}
+        for name, _ in sig[1]:
+            path = safe_file(folder, os.path.relpath(name, folder))
+            if path is not None:
+                audio[Path(name).stem] = path
+        # A manifest may name each call's silenced audio (`audio`) or its page (`page`, as
+        # `scrutiny_sample` writes call-001.html beside call-001.opus) instead of call-id names.
+        for column in ("audio", "page"):
+            if column not in call_df.columns:
+                continue
+            for call_id, name in zip(call_df["call_id"], call_df[column], strict=True):
+                if isinstance(name, str) and call_id not in audio:
+                    stem = name.rsplit(".", 1)[0] if column == "page" else name
+                    for suffix in ("", *AUDIO_TYPES) if column == "page" else ("",):
+                        path = safe_file(folder, stem + suffix if column == "page" else stem)
+                        if path is not None and path.suffix.lower() in AUDIO_TYPES:
+                            audio[call_id] = path
+                            break
+        data = PackData(folder=folder, calls=call_df, turns=turn_df, audio=audio)
+        self._packs[key] = (sig, data)
+        return data
+
+    def pack_turns(self, pack: PackData, call_id: str, call_date: str | None) -> list[TurnRow]:
+        """A pack call's redacted turns: the pack's own copy, else the nightly redacted ones."""
+        if not pack.turns.empty:
+            rows = pack.turns[pack.turns["call_id"] == call_id]
+            if not rows.empty:
+                return _turns(rows)
+        return self.transcript(call_id, call_date, restricted=False) if call_date else []

@@ -1,0 +1,189 @@
+"""Scrutiny members: only the packs granted to them, redacted, with tags in plain English.
+
+Agents are shown as "Agent A", "Agent B"... in each pack: letters given in the order of a
+keyed hash of the agent id, so the same agent keeps one letter within a pack, but the letters
+say nothing about who is who and differ between packs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from review.data import AUDIO_TYPES, PackData
+from review.db import Pack, PackGrant
+from review.labels import BOOLEAN_TAGS, QA_CHECKS
+from review.web import Viewer, audit, get_db, render, require, store
+
+__all__ = ["pseudonyms", "router"]
+
+router = APIRouter(prefix="/scrutiny")
+member = require("scrutiny")
+
+_SHOWN = (
+    "call_id",
+    "call_date",
+    "queue",
+    "team",
+    "duration_s",
+    "contact_reasons",
+    "primary_reason",
+    "avoidable",
+    "avoidable_category",
+    "complaint",
+    "transferred",
+    "repeat_caller",
+    "qa_score",
+    *QA_CHECKS,
+)
+_NOT_FOUND = "This call is not in your screening sample."
+
+
+def pseudonyms(secret: bytes, pack_id: int, agent_ids: list[str]) -> dict[str, str]:
+    """agent_id -> "Agent A" ... for one pack."""
+
+    def key(agent: str) -> str:
+        return hmac.new(secret, f"{pack_id}:{agent}".encode(), hashlib.sha256).hexdigest()
+
+    names: dict[str, str] = {}
+    for i, agent in enumerate(sorted(set(agent_ids), key=key)):
+        letters = ""
+        i += 1
+        while i:
+            i, rem = divmod(i - 1, 26)
+            letters = chr(65 + rem) + letters
+        names[agent] = f"Agent {letters}"
+    return names
+
+
+def _granted(db: Session, viewer: Viewer, pack_id: int) -> Pack:
+    """The pack, if granted to this member; 403 otherwise (also for packs that do not exist,
+    so ids cannot be probed)."""
+    pack = db.get(Pack, pack_id)
+    if pack is None or db.get(PackGrant, (pack_id, viewer.id)) is None:
+        raise HTTPException(403, "That screening sample has not been shared with you.")
+    return pack
+
+
+def _pack_data(request: Request, pack: Pack) -> PackData | None:
+    return store(request).pack(Path(pack.folder)) if pack.folder else None
+
+
+def _calls(request: Request, pack: Pack, data: PackData | None) -> list[dict[str, Any]]:
+    """The pack's calls with only the fields a scrutiny member may see, agents pseudonymised."""
+    own = (
+        {r["call_id"]: r for r in data.calls.to_dict("records")}
+        if data is not None and not data.calls.empty
+        else {}
+    )
+    nightly = store(request)
+    rows = []
+    for pc in sorted(pack.calls, key=lambda c: c.call_id):
+        source = own.get(pc.call_id) or nightly.call(pc.call_id) or {"call_id": pc.call_id}
+        row = {k: source.get(k) for k in _SHOWN}
+        row["agent_id"] = source.get("agent_id")
+        rows.append(row)
+    rows.sort(key=lambda r: (str(r["call_date"] or ""), r["call_id"]))
+    names = pseudonyms(request.app.state.secret_key, pack.id, [str(r["agent_id"]) for r in rows])
+    for i, row in enumerate(rows, start=1):
+        row["agent"] = names[str(row.pop("agent_id"))]
+        row["number"] = i
+        for column in ("contact_reasons",):
+            value = row[column]
+            row[column] = [] if value is None or isinstance(value, float) else list(value)
+        for column in ("duration_s", "qa_score"):
+            if row[column] is not None and pd.isna(row[column]):
+                row[column] = None
+    return rows
+
+
+@router.get("")
+def packs(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(member)],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    mine = db.scalars(
+        select(Pack)
+        .join(PackGrant, PackGrant.pack_id == Pack.id)
+        .where(PackGrant.user_id == viewer.id)
+    ).all()
+    return render(request, "scrutiny_packs.html", {"packs": sorted(mine, key=lambda p: p.name)})
+
+
+@router.get("/packs/{pack_id}")
+def pack_page(
+    request: Request,
+    pack_id: int,
+    viewer: Annotated[Viewer, Depends(member)],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    pack = _granted(db, viewer, pack_id)
+    rows = _calls(request, pack, _pack_data(request, pack))
+    return render(request, "scrutiny_pack.html", {"pack": pack, "rows": rows})
+
+
+@router.get("/packs/{pack_id}/calls/{call_id}")
+def pack_call(
+    request: Request,
+    pack_id: int,
+    call_id: str,
+    viewer: Annotated[Viewer, Depends(member)],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    pack = _granted(db, viewer, pack_id)
+    if call_id not in {c.call_id for c in pack.calls}:
+        raise HTTPException(403, _NOT_FOUND)
+    data = _pack_data(request, pack)
+    rows = _calls(request, pack, data)
+    index = next(i for i, r in enumerate(rows) if r["call_id"] == call_id)
+    row = rows[index]
+    turns = store(request).pack_turns(
+        data if data is not None else PackData(Path(), pd.DataFrame(), pd.DataFrame()),
+        call_id,
+        str(row["call_date"]) if row["call_date"] else None,
+    )
+    audit(db, request, viewer.name, viewer.role, "view_pack_call", call_id, f"pack {pack.id}")
+    return render(
+        request,
+        "scrutiny_call.html",
+        {
+            "pack": pack,
+            "call": row,
+            "turns": turns,
+            "has_audio": data is not None and call_id in data.audio,
+            "previous": rows[index - 1] if index > 0 else None,
+            "next": rows[index + 1] if index + 1 < len(rows) else None,
+            "total": len(rows),
+            "facts": [(tag, text, row.get(tag)) for tag, text in BOOLEAN_TAGS.items()],
+            "qa_checks": [(c, QA_CHECKS[c], row.get(c)) for c in QA_CHECKS],
+        },
+    )
+
+
+@router.get("/packs/{pack_id}/calls/{call_id}/audio")
+def pack_audio(
+    request: Request,
+    pack_id: int,
+    call_id: str,
+    viewer: Annotated[Viewer, Depends(member)],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    pack = _granted(db, viewer, pack_id)
+    if call_id not in {c.call_id for c in pack.calls}:
+        raise HTTPException(403, _NOT_FOUND)
+    data = _pack_data(request, pack)
+    path = data.audio.get(call_id) if data is not None else None
+    if path is None:
+        raise HTTPException(404, "There is no silenced recording of this call in the pack.")
+    if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):
+        audit(db, request, viewer.name, viewer.role, "play_audio", call_id, f"pack {pack.id}")
+    return FileResponse(path, media_type=AUDIO_TYPES[path.suffix.lower()])
