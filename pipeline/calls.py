@@ -333,6 +333,11 @@ def _validate(
             f"The call log needs {', '.join(REQUIRED_COLUMNS)} (see README, 'Call log columns')."
         )
     n = table.num_rows
+    if n == 0 and skipped:
+        detail = "; ".join(str(r) for r in skipped[:5])
+        raise CallLogError(
+            f"{source}: no usable rows ({len(skipped)} rejected). First problems: {detail}"
+        )
     if n == 0:
         raise CallLogError(f"{source}: the call log has a header but no rows.")
 
@@ -406,15 +411,16 @@ def _validate(
         }
     )
     rejected = [*(skipped or []), *_rejections(frame, reason)]
-    frame = frame[_as_series(good).astype(bool).to_numpy()]
+    if rejected:
+        frame = frame[_as_series(good).astype(bool).to_numpy()].reset_index(drop=True)
 
-    first_row = frame.groupby("call_id", sort=False)["row"].transform("first")
-    duplicate = (frame["row"] != first_row).to_numpy()
-    for row, cid, first in zip(
-        frame["row"][duplicate], frame["call_id"][duplicate], first_row[duplicate], strict=True
-    ):
-        rejected.append(RejectedRow(int(row), cid, f"duplicate call_id: also on row {int(first)}"))
-    frame = frame[~duplicate].reset_index(drop=True)
+    duplicate = frame["call_id"].duplicated(keep="first").to_numpy()
+    if duplicate.any():
+        first_rows = frame[~duplicate].set_index("call_id")["row"]
+        for row, cid in zip(frame["row"][duplicate], frame["call_id"][duplicate], strict=True):
+            first = int(first_rows[cid])
+            rejected.append(RejectedRow(int(row), cid, f"duplicate call_id: also on row {first}"))
+        frame = frame[~duplicate].reset_index(drop=True)
     rejected.sort(key=lambda r: r.row)
 
     if frame.empty:
@@ -423,7 +429,10 @@ def _validate(
             f"{source}: no usable rows ({len(rejected)} rejected). First problems: {detail}"
         )
     local = frame["started_at"].dt.tz_convert(timezone)
-    frame.insert(2, "call_date", pd.Series(local.dt.date.to_numpy(), dtype=_DATE))
+    days = local.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    frame.insert(2, "call_date", pd.Series(pa.array(days, pa.date32()), dtype=_DATE))
+    # Arrow keeps freed buffers for reuse; a 10-million-row log would otherwise hold gigabytes.
+    pa.default_memory_pool().release_unused()
     return CallLog(calls=frame, rejected=rejected, source=source)
 
 
@@ -439,7 +448,7 @@ def _parse_started_at(
     if pa.types.is_timestamp(values.type):
         stamps = pd.Series(_as_series(values))
         if stamps.dt.tz is None:
-            return _localise(stamps, timezone, stamps.astype("string"))
+            return _localise(stamps, timezone, stamps)
         utc = stamps.dt.tz_convert("UTC")
         return pa.array(utc), pa.nulls(len(stamps), pa.string())
     raw = pd.Series(_as_series(values), dtype=_STRING)
@@ -483,7 +492,7 @@ def _localise(local: pd.Series, timezone: str, raw: pd.Series) -> tuple[pa.Array
     if lost.any():
         shifted = local[lost].dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
         in_gap = shifted.notna().to_numpy()
-        shown = "started_at " + _short(pd.Series(raw, dtype=_STRING)[lost].fillna(""))
+        shown = "started_at " + _short(raw[lost].astype(_STRING).fillna(""))
         reason[lost] = shown.where(
             ~in_gap, shown + f" does not exist in {timezone} (the clocks went forward)"
         ).where(
@@ -497,22 +506,29 @@ def _parse_duration(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Ar
     """Seconds from a number or ``[hh:]mm:ss``; a reason for anything else or negative."""
     if pa.types.is_floating(values.type):
         seconds = pd.Series(_as_series(values), dtype="float64")
-        raw = seconds.astype(_STRING)
+        given = seconds.notna()
+        shown = seconds
     else:
         raw = pd.Series(_as_series(values), dtype=_STRING)
         numeric = pc.match_substring_regex(values, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
         only_numbers = pc.if_else(numeric, values, pa.scalar(None, pa.string()))
-        seconds = pd.Series(_as_series(pc.cast(only_numbers, pa.float64())), dtype="float64")
+        seconds = pd.Series(_as_series(pc.cast(only_numbers, pa.float64())), dtype="float64").copy()
         clock = raw.str.fullmatch(r"\d{1,3}:\d{2}(?::\d{2})?", na=False) & seconds.isna()
         if clock.any():
             parts = raw[clock].astype(object).str.split(":")
             padded = parts.map(lambda p: [0] * (3 - len(p)) + [int(x) for x in p])
             seconds[clock] = padded.map(lambda p: p[0] * 3600 + p[1] * 60 + p[2]).astype(float)
-    bad = raw.notna() & (seconds.isna() | ~(seconds >= 0) | ~pd.Series(seconds).abs().lt(1e7))
-    reason = pd.Series(pd.NA, index=raw.index, dtype=_STRING)
-    reason[bad] = "duration_s " + _short(raw[bad]) + " is not a number of seconds (0 or more)"
-    seconds = seconds.where(~bad)
-    return pa.array(seconds, pa.float64()), pa.array(reason, pa.string())
+        given = raw.notna()
+        shown = raw
+    bad = given & ~(seconds.ge(0) & seconds.lt(1e7))
+    reason = pd.Series(pd.NA, index=seconds.index, dtype=_STRING)
+    if bad.any():
+        reason[bad] = (
+            "duration_s "
+            + _short(shown[bad].astype(_STRING))
+            + " is not a number of seconds (0 or more)"
+        )
+    return pa.array(seconds.where(~bad), pa.float64()), pa.array(reason, pa.string())
 
 
 def _normalise_numbers(numbers: pa.ChunkedArray | pa.Array) -> pa.Array:

@@ -32,8 +32,8 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage review web-app users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 CallsOpt = Annotated[
     Path | None, typer.Option("--calls", help="Call log (CSV or Parquet).", show_default=False)
@@ -45,6 +45,10 @@ DateOpt = Annotated[
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed [CALLQA_SEED].")]
 SizeOpt = Annotated[
     int | None, typer.Option("--sample-size", help="Calls to draw [CALLQA_SAMPLE_SIZE].")
+]
+RecordingsOpt = Annotated[
+    Path | None,
+    typer.Option("--recordings", help="Folder of recordings [CALLQA_RECORDINGS_DIR]."),
 ]
 PatternOpt = Annotated[
     str | None,
@@ -119,18 +123,34 @@ def sample(
     sample_size: SizeOpt = None,
     seed: SeedOpt = None,
     filename_pattern: PatternOpt = None,
-    recordings: Annotated[Path | None, typer.Option("--recordings")] = None,
+    recordings: RecordingsOpt = None,
 ) -> None:
     """Draw the night's sample and mark repeat callers (no audio); write the manifest."""
-    from pipeline.nightly_sample import draw_night
+    import uuid
+
+    from pipeline import store
+    from pipeline.sampling import draw_night
 
     settings = _settings(
         out_dir=out_dir, sample_size=sample_size, seed=seed, recordings_dir=recordings
     )
     night = _night(date, settings)
     log = _load_log(calls, filename_pattern, settings)
-    result = draw_night(log, night, settings)
-    out.print(result.summary())
+    drawn = draw_night(log.calls, night, settings)
+    draw = drawn.draw
+    run_id = f"sample-{uuid.uuid4().hex[:12]}"
+    path = store.write_partition(
+        settings.out_dir, store.SAMPLES, night, draw.manifest.assign(run_id=run_id)
+    )
+    store.write_partition(settings.out_dir, store.CENSUS, night, drawn.census[store.CENSUS.columns])
+    repeats = int(drawn.census["repeat_caller"].sum())
+    out.print(
+        f"Night {night}: {draw.population} eligible recorded calls of {draw.day_calls}; "
+        f"drew {draw.random_size} at random ({draw.method}) and {draw.targeted_size} targeted. "
+        f"{repeats} of the night's calls were repeat callers.",
+        highlight=False,
+    )
+    out.print(f"Sample manifest: {path}", highlight=False)
 
 
 @app.command()

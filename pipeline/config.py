@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     targeted_repeat_min_prior: int | None = Field(
         3, description="Add callers with this many prior calls in the window as targeted."
     )
+    targeted_max: int | None = Field(
+        10, ge=0, description="At most this many targeted calls a night; unset = no cap."
+    )
     watch_queues: list[str] = Field(
         default_factory=list, description="Queues whose calls are all added as targeted."
     )
