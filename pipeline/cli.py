@@ -246,3 +246,149 @@ def _prefect_env() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@app.command()
+def nightly(
+    calls: CallsOpt = None,
+    recordings: RecordingsOpt = None,
+    out_dir: OutOpt = None,
+    date: DateOpt = None,
+    sample_size: SizeOpt = None,
+    seed: SeedOpt = None,
+    task_runner: Annotated[
+        str, typer.Option("--task-runner", help="thread (this machine) or dask.")
+    ] = "thread",
+    dask_address: Annotated[
+        str | None, typer.Option("--dask-address", help="Dask scheduler, tcp://host:8786.")
+    ] = None,
+) -> None:
+    """Screen a night: sample, transcribe, tag, redact, score; write Parquet."""
+    _prefect_env()
+    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    if calls is None:
+        raise typer.BadParameter("give the call log with --calls LOG", param_hint="--calls")
+    night = _night(date, settings)
+    _, message = caller_hash_key(settings)
+    if message:
+        console.print(f"[yellow]{message}[/]", highlight=False)
+    from flows.nightly import run_nightly
+
+    summary = run_nightly(
+        calls,
+        settings.recordings_dir,
+        settings.out_dir,
+        date=night,
+        sample_size=sample_size,
+        seed=seed,
+        task_runner=task_runner,
+        dask_address=dask_address,
+        settings=settings,
+    )
+    out.print(summary.line(), highlight=False)
+
+
+@app.command("scrutiny-sample")
+def scrutiny_sample(
+    pack: Annotated[Path, typer.Option("--pack", help="Folder to write the pack to.")],
+    start: Annotated[str, typer.Option("--from", help="First night, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last night, YYYY-MM-DD.")],
+    size: Annotated[int, typer.Option("--size", min=1, help="Calls in the pack.")],
+    out_dir: OutOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random pick.")] = 0,
+    recordings: RecordingsOpt = None,
+) -> None:
+    """Make a scrutiny pack for councillors: random scored calls, personal data removed."""
+    _prefect_env()
+    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    from flows.scrutiny import run_scrutiny_sample
+
+    index = run_scrutiny_sample(
+        settings.out_dir,
+        _night(start, settings),
+        _night(end, settings),
+        size,
+        pack,
+        seed=seed,
+        recordings=settings.recordings_dir,
+    )
+    out.print(f"Scrutiny pack: {index}", highlight=False)
+
+
+@app.command()
+def report(
+    month: Annotated[
+        str | None, typer.Option("--month", help="YYYY-MM (default: last month).")
+    ] = None,
+    out_dir: OutOpt = None,
+) -> None:
+    """Build the monthly reasons-for-contact and avoidable-contact report."""
+    _prefect_env()
+    settings = _settings(out_dir=out_dir)
+    from flows.monthly import run_monthly_report
+
+    html = run_monthly_report(settings.out_dir, month)
+    out.print(f"Monthly report: {html}", highlight=False)
+
+
+@app.command()
+def deploy(
+    calls: CallsOpt = None,
+    recordings: RecordingsOpt = None,
+    out_dir: OutOpt = None,
+) -> None:
+    """Serve the nightly run (02:00) and the monthly report (1st, 06:00) on their schedules."""
+    _prefect_env()
+    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    if calls is None:
+        raise typer.BadParameter("give the call log the nightly run reads with --calls LOG")
+    from flows.deploy import deploy as serve_deployments
+
+    out.print("Serving nightly-screening (02:00) and monthly-report (1st, 06:00); Ctrl+C stops.")
+    serve_deployments(calls, settings.recordings_dir, settings.out_dir, settings=settings)
+
+
+@app.command()
+def review(
+    out_dir: OutOpt = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: SQLite under --out).")
+    ] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    recordings: RecordingsOpt = None,
+) -> None:
+    """Run the review web app for quality leads and scrutiny members."""
+    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    from review.app import serve
+
+    serve(settings.out_dir, db, host=host, port=port, recordings_dir=settings.recordings_dir)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[str, typer.Option("--role", help="quality_lead, scrutiny or admin.")],
+    out_dir: OutOpt = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: SQLite under --out).")
+    ] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="CALLQA_NEW_PASSWORD",
+            help="Asked for when not given (at least 12 characters).",
+        ),
+    ] = "",
+) -> None:
+    """Add a user of the review web app."""
+    settings = _settings(out_dir=out_dir)
+    from review.db import default_db_url
+    from review.users import add_user
+
+    add_user(db or default_db_url(settings.out_dir), name, role, password)
+    out.print(f"Added {name} ({role}).", highlight=False)

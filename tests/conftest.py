@@ -99,21 +99,45 @@ def sample_night(prefect_server, tmp_path_factory):  # type: ignore[no-untyped-d
     from pipeline.sampling import draw_sample
 
     settings = Settings(
-        caller_hash_key=HASH_KEY.decode(), min_per_agent=0, targeted_long_call_s=None,
-        targeted_repeat_min_prior=None, cpu_threads=2,
-    )  # fmt: skip
+        caller_hash_key=HASH_KEY.decode(),
+        min_per_agent=0,
+        targeted_long_call_s=None,
+        targeted_repeat_min_prior=None,
+        cpu_threads=2,
+    )
     marked = mark_repeats(read_call_log(SAMPLE_CALLS, caller_hash_key=HASH_KEY).calls)
     for seed in range(500):
         manifest = draw_sample(
-            marked, date=DEMO_DATE, seed=seed, sample_size=6, min_per_agent=0,
-            targeted_long_call_s=None, targeted_repeat_min_prior=None,
-        ).manifest  # fmt: skip
-        unsafe = manifest["recording"].isin([r for r in UNSAFE_RECORDINGS if ".." in r or r.startswith("/")])
+            marked,
+            date=DEMO_DATE,
+            seed=seed,
+            sample_size=6,
+            min_per_agent=0,
+            targeted_long_call_s=None,
+            targeted_repeat_min_prior=None,
+        ).manifest
+        unsafe = manifest["recording"].isin(
+            [r for r in UNSAFE_RECORDINGS if ".." in r or r.startswith("/")]
+        )
         if unsafe.any() and manifest["repeat_caller"].any():
             break
     out = tmp_path_factory.mktemp("night") / "out"
     summary = run_nightly(
-        SAMPLE_CALLS, SAMPLE_RECORDINGS, out, date=date.fromisoformat(str(DEMO_DATE)),
-        sample_size=6, seed=seed, settings=settings, show_progress=False,
-    )  # fmt: skip
+        SAMPLE_CALLS,
+        SAMPLE_RECORDINGS,
+        out,
+        date=date.fromisoformat(str(DEMO_DATE)),
+        sample_size=6,
+        seed=seed,
+        settings=settings,
+        show_progress=False,
+    )
     return out, settings, seed, summary
+
+
+@pytest.fixture(scope="session")
+def hardening_night(prefect_server, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One hostile night (tests/hardening/night.py) shared by the tests/test_hardening_*.py."""
+    from hardening.night import shared_night
+
+    return shared_night(tmp_path_factory.mktemp("hardening"), prefect_server)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SAMPLE_CALLS
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from conftest import SAMPLE_CALLS
 
 runner = CliRunner()
 NIGHT = "2025-03-31"

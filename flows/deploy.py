@@ -1,0 +1,71 @@
+"""`callqa deploy`: the nightly flow at 02:00 and the monthly report on the 1st at 06:00.
+
+Both schedules are in Europe/London time (so they follow the clock changes). `deploy` registers
+the deployments with the Prefect server in PREFECT_API_URL and then serves them from this
+process, which runs each scheduled flow run as it falls due; README.md shows how to run the
+server and this process as services.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from prefect import serve
+from prefect.schedules import Cron
+
+from flows.monthly import monthly_report
+from flows.nightly import nightly_screening
+from pipeline.config import Settings
+
+__all__ = ["MONTHLY_CRON", "NIGHTLY_CRON", "apply_deployments", "deploy", "deployments"]
+
+NIGHTLY_CRON = "0 2 * * *"
+MONTHLY_CRON = "0 6 1 * *"
+
+
+def deployments(
+    calls: Path, recordings: Path, out: Path, *, settings: Settings | None = None
+) -> list[Any]:
+    """The two deployments (RunnerDeployment), with their schedules and fixed parameters.
+
+    The nightly run's `date` is left out so each run screens the night before it. Settings go
+    in as parameters except the caller-hash key, which the served process reads itself.
+    """
+    settings = settings or Settings()
+    timezone = settings.timezone
+    config = settings.model_dump(
+        mode="json", exclude={"caller_hash_key", "out_dir", "recordings_dir"}
+    )
+    nightly = nightly_screening.to_deployment(
+        name="nightly",
+        schedules=[Cron(NIGHTLY_CRON, timezone=timezone)],
+        parameters={
+            "calls": str(Path(calls).resolve()),
+            "recordings": str(Path(recordings).resolve()),
+            "out": str(Path(out).resolve()),
+            "config": config,
+            "show_progress": False,
+        },
+        description="Screen last night's random sample of recorded calls.",
+    )
+    monthly = monthly_report.to_deployment(
+        name="monthly",
+        schedules=[Cron(MONTHLY_CRON, timezone=timezone)],
+        parameters={"out": str(Path(out).resolve())},
+        description="Reasons-for-contact and avoidable-contact report for last month.",
+    )
+    return [nightly, monthly]
+
+
+def apply_deployments(
+    calls: Path, recordings: Path, out: Path, *, settings: Settings | None = None
+) -> list[UUID]:
+    """Register (or update) both deployments with the server; does not run anything."""
+    return [d.apply() for d in deployments(calls, recordings, out, settings=settings)]
+
+
+def deploy(calls: Path, recordings: Path, out: Path, *, settings: Settings | None = None) -> None:
+    """Register both deployments and serve them until stopped (what `callqa deploy` calls)."""
+    serve(*deployments(calls, recordings, out, settings=settings))

@@ -1,0 +1,43 @@
+"""`monthly_report`: recommendation 28's monthly reasons-for-contact and avoidable-contact report."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from prefect import flow, task
+from prefect.artifacts import create_link_artifact
+from prefect.cache_policies import NO_CACHE
+
+from pipeline.report import MonthlyReport, build_monthly_report
+
+__all__ = ["last_month", "monthly_report", "run_monthly_report"]
+
+_build = task(
+    build_monthly_report, name="build-report", cache_policy=NO_CACHE, persist_result=False
+)
+
+
+def last_month(timezone: str = "Europe/London") -> str:
+    """The month before today's, as YYYY-MM (what the schedule on the 1st reports on)."""
+    first = datetime.now(ZoneInfo(timezone)).date().replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+@flow(name="monthly-report", persist_result=False)
+def monthly_report(out: str, month: str | None = None) -> str:
+    """Build `<out>/reports/<month>/` (default: last month); returns the report page's path."""
+    built: MonthlyReport = _build(Path(out), month or last_month())
+    create_link_artifact(
+        key="monthly-report",
+        link=built.html_path.resolve().as_uri(),
+        description=f"Monthly report {built.month}: {built.n_sampled} random calls, "
+        f"{built.nights} nights",
+    )
+    return str(built.html_path)
+
+
+def run_monthly_report(out: Path, month: str | None = None) -> Path:
+    """Run `monthly_report` now (what `callqa report` calls); returns report.html."""
+    return Path(monthly_report(out=str(out), month=month))

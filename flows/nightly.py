@@ -1,0 +1,462 @@
+"""`nightly_screening`: the night's sample, screened call by call, written as Parquet.
+
+    prepare-night    read + validate the log, mark repeats, draw the sample,
+                     write samples/ and census/                          (one task)
+    transcribe-<id>  check the recording path, transcribe (transcript cache)   (per call)
+    score-<id>       tag, redact, score                                        (per call)
+    write-night      scorecards/, transcripts/ (redacted), restricted/, failures/  (one task)
+
+Only ids, paths and small dataclasses are task parameters. Per-call tasks return transcripts
+and turn text between themselves and to the flow, so their results are never persisted and
+never cached (`persist_result=False`, `NO_CACHE`): Prefect's database holds names, states and
+timings, not what callers said. Retries happen only where a retry can help (reading the log,
+the transcript cache); tagging is deterministic and is never retried.
+
+Exactly once: every table is written by replacing its date's partition, and transcripts are
+cached under `<out>/.callqa/cache`, so a run killed half-way and started again redoes only the
+calls it had not transcribed and writes each call once.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import UnfinishedRun
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipeline import store
+from pipeline.calls import read_call_log
+from pipeline.config import Settings, caller_hash_key
+from pipeline.errors import CallQAError, ModelNotFoundError, RulePackError
+from pipeline.report import NightSummary
+from pipeline.sampling import draw_night
+from pipeline.scorecard import (
+    SampledCall,
+    Thresholds,
+    build_scorecard,
+    restricted_rows,
+    sampled_calls,
+    transcript_rows,
+)
+from pipeline.tagging import load_pipeline, load_qa_weights, tag_transcript
+from pipeline.transcribe import Transcript, load_model, transcribe_call
+
+__all__ = [
+    "CACHE_DIR",
+    "CallOutcome",
+    "NightOptions",
+    "NightPlan",
+    "date_from",
+    "make_task_runner",
+    "nightly_screening",
+    "run_nightly",
+]
+
+#: The transcript cache, relative to `--out`: it holds unredacted text, so it lives inside
+#: restricted/ (one place to protect); readers of the table skip dot-folders.
+CACHE_DIR = Path("restricted") / ".cache"
+#: Errors that stop the whole night: no call can succeed without the models.
+_FATAL = (ModelNotFoundError, RulePackError)
+
+
+@dataclass(frozen=True)
+class NightOptions:
+    """What every per-call task needs; picklable for Dask (no key, no model, no text)."""
+
+    out: Path
+    recordings: Path
+    run_id: str
+    whisper_model: str
+    compute_type: str
+    cpu_threads: int
+    low_confidence: float
+    thresholds: Thresholds
+    models_dir: Path | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.out / CACHE_DIR
+
+
+@dataclass(frozen=True)
+class NightPlan:
+    """The drawn night: the calls to screen and the counts behind them."""
+
+    call_date: date
+    calls: list[SampledCall]
+    log_rows: int
+    rejected_rows: int
+    population: int
+    targeted: int
+
+
+@dataclass
+class CallOutcome:
+    """One call's result: a scorecard row and its turn rows, or a failure row."""
+
+    call_id: str
+    scorecard: dict[str, Any] | None = None
+    transcripts: list[dict[str, Any]] = field(default_factory=list)
+    restricted: list[dict[str, Any]] = field(default_factory=list)
+    failure: dict[str, Any] | None = None
+
+
+def _io_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only what a second try can fix: the file system, not our code or our data."""
+    return isinstance(state.data, OSError)
+
+
+_LOAD_LOCK = threading.Lock()
+#: A caller-hash key given to `run_nightly` in code (not from the environment or key file).
+_CALLER_KEY: str | None = None
+_TAG_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=2)
+def _tagger(models_dir: Path | None) -> tuple[Any, dict[str, float]]:
+    """spaCy + rules + Presidio and the QA weights, built once per process (thread or worker)."""
+    return load_pipeline(models_dir), load_qa_weights(models_dir)
+
+
+def _failure(call: SampledCall, stage: str, reason: str, run_id: str) -> CallOutcome:
+    return CallOutcome(
+        call.call_id,
+        failure={
+            "call_id": call.call_id,
+            "stage": stage,
+            "reason": reason,
+            "recording": call.recording,
+            "run_id": run_id,
+        },
+    )
+
+
+def _prepare_night(calls: Path, night: date, settings: Settings, run_id: str) -> NightPlan:
+    """Read the log, mark repeat callers over all of it, draw the night, write samples/census."""
+    key = _CALLER_KEY.encode() if _CALLER_KEY else caller_hash_key(settings)[0]
+    log = read_call_log(
+        calls,
+        caller_hash_key=key,
+        timezone=settings.timezone,
+        default_layout=settings.channel_layout,
+    )
+    drawn = draw_night(log.calls, night, settings)
+    draw = drawn.draw
+    store.write_partition(
+        settings.out_dir, store.SAMPLES, night, draw.manifest.assign(run_id=run_id)
+    )
+    store.write_partition(settings.out_dir, store.CENSUS, night, drawn.census[store.CENSUS.columns])
+    return NightPlan(
+        call_date=night,
+        calls=sampled_calls(draw.manifest),
+        log_rows=len(log.calls) + len(log.rejected),
+        rejected_rows=len(log.rejected),
+        population=draw.population,
+        targeted=draw.targeted_size,
+    )
+
+
+def _transcribe(call: SampledCall, options: NightOptions) -> Transcript | CallOutcome:
+    """The call's transcript (from the cache when a previous run made it), or why not."""
+    checked = store.resolve_recording(options.recordings, call.recording)
+    if checked.path is None:
+        return _failure(call, "recording", checked.reason or "refused", options.run_id)
+    with _LOAD_LOCK:
+        # One model per process, shared by its threads: load it once, before they race.
+        load_model(
+            options.whisper_model,
+            compute_type=options.compute_type,
+            cpu_threads=options.cpu_threads,
+        )
+    return transcribe_call(
+        checked.path,
+        layout=call.channel_layout,
+        model=options.whisper_model,
+        compute_type=options.compute_type,
+        cpu_threads=options.cpu_threads,
+        cache_dir=options.cache_dir,
+        low_confidence=options.low_confidence,
+    )
+
+
+def _score(
+    call: SampledCall, transcript: Transcript | CallOutcome, options: NightOptions
+) -> CallOutcome:
+    """Tag, redact and score one transcribed call; any failure becomes the call's failure row."""
+    if isinstance(transcript, CallOutcome):
+        return transcript
+    if transcript.status == "unreadable":
+        return _failure(call, "transcribe", transcript.reason or "unreadable", options.run_id)
+    nlp, weights = _tagger(options.models_dir)
+    try:
+        with _TAG_LOCK:
+            # spaCy and Presidio are not documented as thread-safe; tagging is ~5% of a call.
+            tags = tag_transcript(transcript.turns, nlp)
+        card = build_scorecard(
+            call,
+            transcript,
+            tags,
+            qa_weights=weights,
+            thresholds=options.thresholds,
+            run_id=options.run_id,
+        )
+        return CallOutcome(
+            call.call_id,
+            scorecard=card.row(),
+            transcripts=transcript_rows(call.call_id, transcript, tags),
+            restricted=restricted_rows(call.call_id, transcript, tags),
+        )
+    except _FATAL:
+        raise
+    except Exception as exc:  # one bad call must not stop the night
+        # Only the type: a message could quote the transcript.
+        return _failure(call, "tag", f"tagging failed ({type(exc).__name__})", options.run_id)
+
+
+def _write_night(plan: NightPlan, outcomes: list[CallOutcome], out: Path) -> None:
+    """Replace the night's partitions of every per-call table in one go."""
+    cards = [o.scorecard for o in outcomes if o.scorecard is not None]
+    store.write_partition(
+        out, store.TRANSCRIPTS, plan.call_date, [r for o in outcomes for r in o.transcripts]
+    )
+    store.write_partition(
+        out, store.RESTRICTED, plan.call_date, [r for o in outcomes for r in o.restricted]
+    )
+    store.write_partition(
+        out, store.FAILURES, plan.call_date, [o.failure for o in outcomes if o.failure]
+    )
+    # Scorecards last: their partition appearing means the night is complete.
+    store.write_partition(out, store.SCORECARDS, plan.call_date, cards)
+
+
+# Tasks wrap module-level functions (not decorated ones) so Dask pickles them by reference.
+prepare_night = task(
+    _prepare_night,
+    name="prepare-night",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_io_error,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+transcribe = task(
+    _transcribe,
+    name="transcribe",
+    task_run_name="transcribe-{call.call_id}",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_io_error,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+score = task(
+    _score,
+    name="score",
+    task_run_name="score-{call.call_id}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+write_night = task(_write_night, name="write-night", cache_policy=NO_CACHE, persist_result=False)
+
+
+def _collect(
+    calls: list[SampledCall],
+    futures: list[PrefectFuture[CallOutcome]],
+    upstream: list[PrefectFuture[Any]],
+    run_id: str,
+    show: bool,
+) -> list[CallOutcome]:
+    """Wait for every call, with a live count on the terminal, in manifest order.
+
+    A missing model or broken rule pack stops the night (no call could succeed); any other
+    crash of a call's tasks becomes that call's failure row.
+    """
+    by_future = {id(f): i for i, f in enumerate(futures)}
+    done: dict[str, CallOutcome] = {}
+    progress = Progress(
+        TextColumn("screening calls"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not show,
+    )
+    with progress:
+        bar = progress.add_task("calls", total=len(futures))
+        for future in as_completed(futures):
+            index = by_future[id(future)]
+            call = calls[index]
+            try:
+                result = future.result(raise_on_failure=False)
+            except UnfinishedRun as exc:  # never started: its transcription failed
+                result = exc
+            if not isinstance(result, CallOutcome):
+                # The score task did not run if its transcription crashed: find out why.
+                cause = upstream[index].result(raise_on_failure=False)
+                result = cause if isinstance(cause, BaseException) else result
+            if isinstance(result, _FATAL):
+                raise result
+            if isinstance(result, CallOutcome):
+                done[call.call_id] = result
+            else:
+                # The task itself crashed (e.g. an OS error after its retries).
+                name = type(result).__name__ if isinstance(result, BaseException) else "crash"
+                done[call.call_id] = _failure(call, "task", f"task failed ({name})", run_id)
+            progress.advance(bar)
+    return [done[c.call_id] for c in calls]
+
+
+def _default_night(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+@flow(
+    name="nightly-screening",
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    persist_result=False,
+    log_prints=False,
+)
+def nightly_screening(
+    calls: str,
+    recordings: str,
+    out: str,
+    date: str | None = None,
+    sample_size: int | None = None,
+    seed: int | None = None,
+    config: dict[str, Any] | None = None,
+    show_progress: bool = True,
+) -> NightSummary:
+    """Screen one night's sample of recorded calls and write the Parquet outputs.
+
+    `date` is YYYY-MM-DD (default: yesterday in the configured time zone). `config` holds any
+    other Settings field (JSON values); the caller-hash key is never a parameter: it comes from
+    CALLQA_CALLER_HASH_KEY or `<out>/.callqa/caller_hash.key`.
+    """
+    from prefect.runtime import flow_run
+
+    started = time.monotonic()
+    overrides = {k: v for k, v in (config or {}).items() if k != "caller_hash_key"}
+    overrides |= {"out_dir": out, "recordings_dir": recordings}
+    if sample_size is not None:
+        overrides["sample_size"] = sample_size
+    if seed is not None:
+        overrides["seed"] = seed
+    settings = Settings(**overrides)
+    night = date_from(date, settings.timezone)
+    run_id = str(flow_run.id or uuid.uuid4())
+    options = NightOptions(
+        out=settings.out_dir,
+        recordings=settings.recordings_dir,
+        run_id=run_id,
+        whisper_model=settings.whisper_model,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        low_confidence=settings.low_confidence,
+        thresholds=Thresholds(low_confidence=settings.low_confidence),
+    )
+    plan = prepare_night(Path(calls), night, settings, run_id)
+    transcripts = [transcribe.submit(c, options) for c in plan.calls]
+    scores = [score.submit(c, t, options) for c, t in zip(plan.calls, transcripts, strict=True)]
+    outcomes = _collect(plan.calls, scores, transcripts, run_id, show_progress)
+    write_night(plan, outcomes, settings.out_dir)
+    summary = NightSummary.from_rows(
+        call_date=night,
+        run_id=run_id,
+        log_rows=plan.log_rows,
+        rejected_rows=plan.rejected_rows,
+        population=plan.population,
+        scorecards=[o.scorecard for o in outcomes if o.scorecard is not None],
+        failures=[o.failure for o in outcomes if o.failure is not None],
+        sampled=len(plan.calls),
+        targeted=plan.targeted,
+        elapsed_s=time.monotonic() - started,
+        out=settings.out_dir,
+    )
+    create_markdown_artifact(
+        key="nightly-screening-summary",
+        markdown=summary.markdown(),
+        description=f"Nightly screening of {night}",
+    )
+    return summary
+
+
+def date_from(text: str | None, timezone: str) -> date:
+    """`--date` as a date; yesterday in `timezone` when not given."""
+    if text is None:
+        return _default_night(timezone)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CallQAError(f"--date {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def make_task_runner(
+    task_runner: str = "thread", dask_address: str | None = None, *, max_workers: int = 2
+) -> Any:
+    """The per-call task runner: threads in this process, or a Dask cluster's workers.
+
+    With Dask every worker process loads the Whisper model and spaCy once (per-process caches)
+    and runs calls one per worker thread; start workers with `--nthreads 1` and set
+    CALLQA_CPU_THREADS to the cores each may use.
+    """
+    if task_runner == "thread":
+        return ThreadPoolTaskRunner(max_workers=max_workers)
+    if task_runner == "dask":
+        if not dask_address:
+            raise CallQAError("--task-runner dask needs --dask-address tcp://HOST:8786")
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=dask_address)
+    raise CallQAError(f"--task-runner must be thread or dask, not {task_runner!r}")
+
+
+def run_nightly(
+    calls: Path,
+    recordings: Path,
+    out: Path,
+    *,
+    date: date | None = None,
+    sample_size: int | None = None,
+    seed: int | None = None,
+    task_runner: str = "thread",
+    dask_address: str | None = None,
+    settings: Settings | None = None,
+    show_progress: bool = True,
+) -> NightSummary:
+    """Run `nightly_screening` once, now (what `callqa nightly` calls)."""
+    global _CALLER_KEY
+    settings = settings or Settings()
+    # The key must reach the flow without becoming a (stored) flow parameter; the flow and its
+    # prepare-night task run in this process.
+    _CALLER_KEY = (
+        None if settings.caller_hash_key is None else settings.caller_hash_key.get_secret_value()
+    )
+    config = settings.model_dump(
+        mode="json", exclude={"caller_hash_key", "out_dir", "recordings_dir"}
+    )
+    runner = make_task_runner(task_runner, dask_address)
+    screening = nightly_screening.with_options(task_runner=runner)
+    return screening(
+        calls=str(calls),
+        recordings=str(recordings),
+        out=str(out),
+        date=None if date is None else date.isoformat(),
+        sample_size=sample_size,
+        seed=seed,
+        config=config,
+        show_progress=show_progress,
+    )

@@ -1,0 +1,920 @@
+"""What people read: the monthly report (recommendation 28), the night's summary and scrutiny packs.
+
+Monthly reasons-for-contact and avoidable-contact report
+--------------------------------------------------------
+
+Estimates come from the month's random sample only (targeted calls are excluded: they were
+picked because they looked unusual). Each night is a stratified random draw, so the month is a
+stratified sample with strata (`call_date`, `stratum`) and weights 1 / inclusion_prob (scaled
+within a stratum to cover calls that failed). Point estimates are weighted proportions; their
+95% confidence intervals are Taylor-linearisation intervals from samplics (`TaylorEstimator`,
+logit-transformed, with-replacement approximation), with groups (queue, team) as domains. Where a proportion is exactly 0 or 1 the Taylor interval collapses to
+a point, so statsmodels' Clopper-Pearson interval on the group's sample size is used instead.
+
+Strata with a single scored call have no within-stratum variance; those of one night are pooled
+(and a pool of one is merged into that night's largest stratum) before estimation.
+
+The repeat-caller rate needs no sample: it is counted over every eligible call in the nights'
+logs (the census table), so its interval is the point itself.
+
+Night summary and scrutiny packs
+--------------------------------
+`NightSummary` is what a night did in counts and ids (the Prefect artifact and the closing line).
+A scrutiny pack is a seeded random sample of scored calls for councillors: pages with the
+redacted transcript, tags in plain words and the audio with personal data silenced; calls and
+agents appear only under pseudonyms (Call 1, Agent 1) that mean nothing outside the pack.
+Its `pack.parquet` (`store.SCRUTINY_PACK`) tells the review app which call each page and
+recording is; the pages and index that councillors read never carry a call id.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import matplotlib
+import matplotlib.figure
+import numpy as np
+import pandas as pd
+
+from pipeline import repeats, store
+from pipeline.errors import CallQAError, StoreError
+from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS
+
+__all__ = [
+    "MonthlyReport",
+    "NightSummary",
+    "ProportionEstimate",
+    "ScrutinyCall",
+    "build_monthly_report",
+    "choose_scrutiny_calls",
+    "frequent_callers",
+    "monthly_estimates",
+    "weighted_proportions",
+    "write_scrutiny_index",
+    "write_scrutiny_manifest",
+    "write_scrutiny_page",
+]
+
+matplotlib.use("Agg")
+
+_TAYLOR = "taylor-logit stratified (samplics)"
+_EXACT = "clopper-pearson (statsmodels)"
+_CENSUS = "census (whole call log)"
+_QA_LABELS = {
+    "greeting": "Greeted the caller",
+    "agent_named": "Agent gave their name",
+    "id_check": "Checked the caller's identity",
+    "anything_else_offered": "Asked \u201cis there anything else?\u201d (rec. 46)",
+    "closing": "Closed the call properly",
+}
+
+
+@dataclass(frozen=True)
+class ProportionEstimate:
+    """A weighted proportion for one group, with its 95% interval and how it was made."""
+
+    group: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n_sampled: int
+    population: int
+    method: str
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    """Where a month's report went, and what it rests on."""
+
+    month: str
+    folder: Path
+    estimates_path: Path
+    frequent_callers_path: Path
+    html_path: Path
+    nights: int
+    n_sampled: int
+    population: int
+
+
+@dataclass(frozen=True)
+class NightSummary:
+    """What one night did, in numbers and ids only (it goes into Prefect's artifact)."""
+
+    call_date: date
+    run_id: str
+    log_rows: int
+    rejected_rows: int
+    population: int
+    sampled: int
+    random: int
+    targeted: int
+    scored: int
+    failed: int
+    flagged: int
+    avoidable_rate: float | None
+    top_reasons: tuple[tuple[str, int], ...]
+    failures_by_stage: tuple[tuple[str, int], ...]
+    audio_s: float
+    elapsed_s: float
+    out: Path
+
+    @classmethod
+    def from_rows(
+        cls,
+        *,
+        call_date: date,
+        run_id: str,
+        log_rows: int,
+        rejected_rows: int,
+        population: int,
+        scorecards: Sequence[Mapping[str, object]],
+        failures: Sequence[Mapping[str, object]],
+        sampled: int,
+        targeted: int,
+        elapsed_s: float,
+        out: Path,
+    ) -> NightSummary:
+        """Summarise the night's scorecard and failure rows."""
+        random = [r for r in scorecards if r["sample_kind"] == "random"]
+        weights = [float(r["weight"] or 0.0) for r in random]  # type: ignore[arg-type]
+        avoidable = (
+            sum(w for w, r in zip(weights, random, strict=True) if r["avoidable"]) / sum(weights)
+            if random and sum(weights) > 0
+            else None
+        )
+        reasons = Counter(str(r["primary_reason"]) for r in scorecards)
+        stages = Counter(str(f["stage"]) for f in failures)
+        return cls(
+            call_date=call_date,
+            run_id=run_id,
+            log_rows=log_rows,
+            rejected_rows=rejected_rows,
+            population=population,
+            sampled=sampled,
+            random=sampled - targeted,
+            targeted=targeted,
+            scored=len(scorecards),
+            failed=len(failures),
+            flagged=sum(bool(r["needs_review"]) for r in scorecards),
+            avoidable_rate=avoidable,
+            top_reasons=tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]),
+            failures_by_stage=tuple(sorted(stages.items())),
+            audio_s=sum(float(r["duration_s"] or 0.0) for r in scorecards),  # type: ignore[arg-type]
+            elapsed_s=elapsed_s,
+            out=out,
+        )
+
+    def line(self) -> str:
+        """The closing line printed on the terminal."""
+        rate = "n/a" if self.avoidable_rate is None else f"{self.avoidable_rate:.0%}"
+        return (
+            f"Night {self.call_date}: {self.sampled} sampled, {self.scored} scored, "
+            f"{self.failed} failed, {self.flagged} flagged for review, avoidable {rate} "
+            f"({self.audio_s / 60:.1f} min of audio in {self.elapsed_s:.0f} s). "
+            f"Scorecards: {self.out / 'scorecards' / f'call_date={self.call_date}'}"
+        )
+
+    def markdown(self) -> str:
+        """The `nightly-screening-summary` artifact: counts, reasons and rates, no personal data."""
+        rate = "n/a" if self.avoidable_rate is None else f"{self.avoidable_rate:.1%}"
+        reasons = "".join(f"| {r} | {n} |\n" for r, n in self.top_reasons) or "| (none) | 0 |\n"
+        stages = "".join(f"| {s} | {n} |\n" for s, n in self.failures_by_stage)
+        text = (
+            f"# Nightly screening {self.call_date}\n\n"
+            f"| | calls |\n|---|---|\n"
+            f"| in the call log (rows read / rejected) | {self.log_rows} / {self.rejected_rows} |\n"
+            f"| eligible recorded calls | {self.population} |\n"
+            f"| sampled (random + targeted) | {self.sampled} ({self.random} + {self.targeted}) |\n"
+            f"| scored | {self.scored} |\n| failed | {self.failed} |\n"
+            f"| flagged for review | {self.flagged} |\n\n"
+            f"**Avoidable contact (weighted, random sample):** {rate}\n\n"
+            f"## Top contact reasons\n\n| reason | calls |\n|---|---|\n{reasons}"
+        )
+        if stages:
+            text += f"\n## Failures by stage\n\n| stage | calls |\n|---|---|\n{stages}"
+        return text + f"\nRun `{self.run_id}`; audio {self.audio_s / 60:.1f} min.\n"
+
+
+def _collapse_strata(strata: pd.Series, nights: pd.Series) -> pd.Series:
+    """Pool single-call strata within their night so every stratum can give a variance."""
+    labels = [str(s) for s in strata]
+    days = [str(n) for n in nights]
+    counts = Counter(labels)
+    for night in dict.fromkeys(days):
+        pooled = f"{night}|pooled"
+        members = [i for i, d in enumerate(days) if d == night and counts[labels[i]] == 1]
+        for i in members:
+            labels[i] = pooled
+        if len(members) == 1:
+            rest = Counter(labels[i] for i, d in enumerate(days) if d == night and i not in members)
+            if rest:
+                labels[members[0]] = rest.most_common(1)[0][0]
+    counts = Counter(labels)
+    if len(counts) > 1 and min(counts.values()) == 1:
+        # A night with a single call: fold it into the largest stratum of the month.
+        largest = counts.most_common(1)[0][0]
+        labels = [largest if counts[s] == 1 else s for s in labels]
+    return pd.Series(labels, index=strata.index)
+
+
+def _exact_interval(successes: float, n: int, alpha: float) -> tuple[float, float]:
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(round(successes), n, alpha=alpha, method="beta")
+    return float(low), float(high)
+
+
+def weighted_proportions(
+    y: Sequence[bool] | np.ndarray,
+    weight: Sequence[float] | np.ndarray,
+    stratum: Sequence[str] | np.ndarray,
+    *,
+    domain: Sequence[str] | np.ndarray | None = None,
+    fpc: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+) -> list[ProportionEstimate]:
+    """Weighted proportion of `y` (overall, or per `domain` value) with a design-based interval.
+
+    `stratum` labels each row's stratum (already collapsed so each has 2+ rows); `fpc` maps a
+    stratum to its finite-population correction 1 - n_h/N_h (missing = 1, no correction).
+    Returns one estimate per domain value, or one with group "all" without domains.
+    """
+    with warnings.catch_warnings():
+        # samplics warns on import that it is archived; 0.6.1 is pinned and does what we need.
+        warnings.simplefilter("ignore", FutureWarning)
+        from samplics import PopParam, TaylorEstimator
+
+    values = np.asarray(y, dtype=bool)
+    weights = np.asarray(weight, dtype=float)
+    strata = np.asarray(stratum, dtype=str)
+    groups = np.full(len(values), "all") if domain is None else np.asarray(domain, dtype=str)
+    fpc_all = {s: float((fpc or {}).get(s, 1.0)) for s in np.unique(strata)}
+    taylor: dict[str, tuple[float, float, float]] = {}
+    if len(np.unique(strata)) >= 1 and len(values) >= 2 and values.any() and not values.all():
+        estimator = TaylorEstimator(PopParam.prop, alpha=alpha)
+        with warnings.catch_warnings():
+            # samplics warns that it is archived, and on degenerate domains; both are handled.
+            warnings.simplefilter("ignore")
+            estimator.estimate(
+                y=values.astype(int),
+                samp_weight=weights,
+                stratum=strata,
+                domain=None if domain is None else groups,
+                fpc=fpc_all,
+                remove_nan=True,
+            )
+        if domain is None:
+            taylor["all"] = _level_one(estimator.point_est, estimator.lower_ci, estimator.upper_ci)
+        else:
+            for group in estimator.point_est:
+                taylor[str(group)] = _level_one(
+                    estimator.point_est[group],
+                    estimator.lower_ci[group],
+                    estimator.upper_ci[group],
+                )
+    results = []
+    for group in sorted(np.unique(groups)):
+        mask = groups == group
+        n = int(mask.sum())
+        total = float(weights[mask].sum())
+        share = float((weights[mask] * values[mask]).sum() / total) if total else float("nan")
+        found = taylor.get(str(group))
+        if found is not None and 0.0 < found[0] < 1.0 and np.isfinite(found[1:]).all():
+            point, low, high = found
+            method = _TAYLOR
+        else:
+            point = share
+            low, high = _exact_interval(share * n, n, alpha)
+            method = _EXACT
+        results.append(ProportionEstimate(str(group), point, low, high, n, round(total), method))
+    return results
+
+
+def _level_one(
+    point: Mapping[object, float], low: Mapping[object, float], high: Mapping[object, float]
+) -> tuple[float, float, float]:
+    """samplics reports a proportion per level of y; we want level 1 (True)."""
+    key = next((k for k in point if int(k) == 1), None)  # type: ignore[call-overload]
+    if key is None:
+        return (0.0, 0.0, 0.0)
+    return (float(point[key]), float(low[key]), float(high[key]))
+
+
+def _design(scorecards: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """The month's random rows with design weights adjusted for calls that failed.
+
+    Each scored call keeps its weight 1 / inclusion_prob, scaled within its (night, stratum) so
+    the scored calls carry the weight of every call drawn there (a failed call's share goes to
+    the calls like it). Variance uses the with-replacement approximation (no finite-population
+    correction), as pipeline/sampling.py advises: standard, and conservative for these designs.
+    """
+    random = scorecards[scorecards["sample_kind"] == "random"].copy()
+    if random.empty:
+        return random
+    random["call_date"] = random["call_date"].astype(str)
+    random["design_stratum"] = random["call_date"] + "|" + random["stratum"].astype(str)
+    scored = random.groupby("design_stratum")["weight"].transform("sum")
+    drawn = samples[samples["sample_kind"] == "random"]
+    drawn_weight = (
+        (drawn["call_date"].astype(str) + "|" + drawn["stratum"].astype(str))
+        .to_frame("design_stratum")
+        .assign(weight=drawn["weight"].to_numpy())
+        .groupby("design_stratum")["weight"]
+        .sum()
+    )
+    # Without a manifest row, the scored calls' own weights stand for the stratum.
+    target = random["design_stratum"].map(drawn_weight).fillna(scored)
+    random["design_weight"] = random["weight"] * target / scored
+    random["variance_stratum"] = _collapse_strata(random["design_stratum"], random["call_date"])
+    return random.reset_index(drop=True)
+
+
+def _metrics(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    reasons = frame["primary_reason"].astype(str)
+    category = frame["avoidable_category"].astype(str)
+    found: dict[str, np.ndarray] = {
+        "avoidable_rate": frame["avoidable"].fillna(False).to_numpy(bool)
+    }
+    for cat in AVOIDABLE_CATEGORIES:
+        found[f"avoidable_category:{cat}"] = (category == cat).to_numpy()
+    for reason in CONTACT_REASONS:
+        found[f"reason:{reason}"] = (reasons == reason).to_numpy()
+    for check in QA_CHECKS:
+        found[f"qa:{check}"] = frame[check].fillna(False).to_numpy(bool)
+    found["complaint_rate"] = frame["complaint"].fillna(False).to_numpy(bool)
+    found["transferred_rate"] = frame["transferred"].fillna(False).to_numpy(bool)
+    return found
+
+
+def _group_columns(frame: pd.DataFrame) -> dict[str, np.ndarray | None]:
+    return {
+        "all": None,
+        "queue": ("queue:" + frame["queue"].fillna("unknown").astype(str)).to_numpy(),
+        "team": ("team:" + frame["team"].fillna("unknown").astype(str)).to_numpy(),
+    }
+
+
+def monthly_estimates(
+    scorecards: pd.DataFrame,
+    samples: pd.DataFrame,
+    census: pd.DataFrame,
+    *,
+    month: str,
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
+    """One row per (metric, group) in `store.ESTIMATES` columns (without the change columns)."""
+    design = _design(scorecards, samples)
+    alpha = 1.0 - confidence_level
+    rows: list[dict[str, object]] = []
+    if not design.empty:
+        groups = _group_columns(design)
+        for metric, values in _metrics(design).items():
+            for domain in groups.values():
+                for found in weighted_proportions(
+                    values,
+                    design["design_weight"].to_numpy(),
+                    design["variance_stratum"].to_numpy(),
+                    domain=domain,
+                    alpha=alpha,
+                ):
+                    rows.append({"metric": metric, **_row(found)})
+    rows.extend(_census_rows(census))
+    frame = pd.DataFrame(rows, columns=store.ESTIMATES.columns[:8])
+    frame["month"] = month
+    return frame
+
+
+def _row(found: ProportionEstimate) -> dict[str, object]:
+    return {
+        "group": found.group,
+        "estimate": found.estimate,
+        "ci_low": found.ci_low,
+        "ci_high": found.ci_high,
+        "n_sampled": found.n_sampled,
+        "population": found.population,
+        "method": found.method,
+    }
+
+
+def _census_rows(census: pd.DataFrame) -> list[dict[str, object]]:
+    """The repeat-caller rate over every inbound call of the nights (a count, not a sample)."""
+    census = census[census["direction"] == "inbound"].reset_index(drop=True)
+    if census.empty:
+        return []
+    rows = []
+    for domain in _group_columns(census).values():
+        labels = np.full(len(census), "all") if domain is None else domain
+        repeat = census["repeat_caller"].fillna(False).to_numpy(bool)
+        for group in sorted(np.unique(labels)):
+            mask = labels == group
+            rate = float(repeat[mask].mean())
+            n = int(mask.sum())
+            rows.append(
+                {
+                    "metric": "repeat_caller_rate",
+                    **_row(ProportionEstimate(str(group), rate, rate, rate, n, n, _CENSUS)),
+                }
+            )
+    return rows
+
+
+def frequent_callers(
+    census: pd.DataFrame, month: str, *, min_calls: int = repeats.DEFAULT_FREQUENT_MIN_CALLS
+) -> pd.DataFrame:
+    """`repeats.frequent_callers` over the month's census, pseudonymised ("Caller 1", ...).
+
+    The pseudonym is the rank in this table only, so nothing in it can be matched to a number
+    or to another month's table.
+    """
+    if census.empty:
+        return pd.DataFrame(columns=store.FREQUENT_CALLERS.columns)
+    table = repeats.frequent_callers(census, month, min_calls=min_calls)
+    table.insert(0, "caller", [f"Caller {i + 1}" for i in range(len(table))])
+    return table[store.FREQUENT_CALLERS.columns]
+
+
+def _month_bounds(month: str) -> tuple[date, date]:
+    try:
+        start = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise StoreError(f"--month {month!r} is not YYYY-MM (e.g. 2025-03)") from None
+    following = (pd.Timestamp(start) + pd.offsets.MonthBegin(1)).date()
+    return start, date.fromordinal(following.toordinal() - 1)
+
+
+def _previous_month(month: str) -> str:
+    start, _ = _month_bounds(month)
+    return (pd.Timestamp(start) - pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+
+
+def build_monthly_report(
+    out: Path,
+    month: str,
+    *,
+    confidence_level: float = 0.95,
+    frequent_min_calls: int = repeats.DEFAULT_FREQUENT_MIN_CALLS,
+) -> MonthlyReport:
+    """Estimate the month from `<out>`'s Parquet and write `<out>/reports/<month>/`.
+
+    Writes `estimates.parquet`, `frequent_callers.parquet` and `report.html`; the change from
+    last month is filled in when `reports/<previous month>/estimates.parquet` exists.
+    """
+    out = Path(out)
+    start, end = _month_bounds(month)
+    scorecards = store.read_table(out, store.SCORECARDS, start=start, end=end)
+    if scorecards.empty:
+        raise StoreError(
+            f"no scorecards for {month} under {out / 'scorecards'}: run `callqa nightly` for "
+            "that month's nights first, or check --out"
+        )
+    samples = store.read_table(out, store.SAMPLES, start=start, end=end)
+    census = store.read_table(out, store.CENSUS, start=start, end=end)
+    estimates = monthly_estimates(
+        scorecards, samples, census, month=month, confidence_level=confidence_level
+    )
+    previous = store.read_file(
+        out / "reports" / _previous_month(month) / "estimates.parquet", store.ESTIMATES
+    )
+    lookup = previous.set_index(["metric", "group"])["estimate"] if not previous.empty else None
+    if lookup is not None:
+        keys = list(zip(estimates["metric"], estimates["group"], strict=True))
+        estimates["previous_estimate"] = [lookup.get(k, np.nan) for k in keys]
+    else:
+        estimates["previous_estimate"] = np.nan
+    estimates["change"] = estimates["estimate"] - estimates["previous_estimate"]
+    folder = out / "reports" / month
+    estimates_path = store.write_file(folder / "estimates.parquet", store.ESTIMATES, estimates)
+    callers = frequent_callers(census, month, min_calls=frequent_min_calls)
+    callers_path = store.write_file(
+        folder / "frequent_callers.parquet", store.FREQUENT_CALLERS, callers
+    )
+    random = scorecards[scorecards["sample_kind"] == "random"]
+    nights = int(scorecards["call_date"].nunique())
+    page = _render_html(
+        month=month,
+        estimates=estimates,
+        callers=callers,
+        nights=nights,
+        n_random=len(random),
+        n_targeted=int((scorecards["sample_kind"] != "random").sum()),
+        calls_in_log=int((census["direction"] == "inbound").sum()),
+    )
+    html_path = folder / "report.html"
+    tmp = folder / ".report.html.tmp"
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(html_path)
+    except OSError as exc:
+        raise StoreError(f"cannot write {html_path}: {exc.strerror} (check the folder)") from exc
+    population = int(
+        estimates.loc[
+            (estimates["metric"] == "avoidable_rate") & (estimates["group"] == "all"), "population"
+        ].sum()
+    )
+    return MonthlyReport(
+        month, folder, estimates_path, callers_path, html_path, nights, len(random), population
+    )
+
+
+# -- HTML --------------------------------------------------------------------------------
+
+
+def _svg(fig: matplotlib.figure.Figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _bar_chart(rows: pd.DataFrame, labels: Iterable[str], title: str) -> str:
+    """A horizontal bar chart of estimates (as %) with their 95% intervals as whiskers."""
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams["svg.hashsalt"] = "callqa"
+    names = list(labels)
+    height = max(1.6, 0.32 * len(names) + 0.8)
+    fig, ax = plt.subplots(figsize=(7.5, height))
+    est = rows["estimate"].to_numpy() * 100
+    low = np.clip(est - rows["ci_low"].to_numpy() * 100, 0, None)
+    high = np.clip(rows["ci_high"].to_numpy() * 100 - est, 0, None)
+    positions = np.arange(len(names))
+    ax.barh(positions, est, color="#1d70b8", xerr=[low, high], ecolor="#505a5f", capsize=3)
+    ax.set_yticks(positions, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of calls (bars: estimate; whiskers: 95% confidence interval)")
+    ax.set_xlim(0, 100)
+    ax.set_title(title, loc="left", fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)
+
+
+def _pct(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value * 100:.1f}%"
+
+
+def _change(value: float) -> str:
+    if pd.isna(value):
+        return "–"
+    return f"{value * 100:+.1f} pts"
+
+
+def _label(metric: str) -> str:
+    kind, _, name = metric.partition(":")
+    if kind == "qa":
+        return _QA_LABELS.get(name, name)
+    pretty = {
+        "avoidable_rate": "Avoidable contact",
+        "complaint_rate": "Complaints",
+        "transferred_rate": "Transferred",
+        "repeat_caller_rate": "Repeat callers",
+    }
+    return pretty.get(metric, name.replace("_", " ").capitalize() if name else metric)
+
+
+def _table(rows: pd.DataFrame, first: str) -> str:
+    body = "".join(
+        "<tr>"
+        f"<td>{html.escape(_label(r.metric) if first == 'metric' else r.group.split(':', 1)[-1])}</td>"
+        f"<td>{_pct(r.estimate)}</td><td>{_pct(r.ci_low)} to {_pct(r.ci_high)}</td>"
+        f"<td>{_change(r.change)}</td><td>{r.n_sampled}</td></tr>"
+        for r in rows.itertuples()
+    )
+    head = "Measure" if first == "metric" else "Group"
+    return (
+        f"<table><thead><tr><th>{head}</th><th>Estimate</th><th>95% interval</th>"
+        f"<th>Change from last month</th><th>Calls sampled</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _render_html(
+    *,
+    month: str,
+    estimates: pd.DataFrame,
+    callers: pd.DataFrame,
+    nights: int,
+    n_random: int,
+    n_targeted: int,
+    calls_in_log: int,
+) -> str:
+    # `calls_in_log` counts inbound calls: the repeat-caller rate's denominator.
+    """The report page: plain words, charts as inline SVG, no scripts, nothing fetched."""
+    overall = estimates[estimates["group"] == "all"].set_index("metric")
+
+    def pick(prefix: str) -> pd.DataFrame:
+        return overall[overall.index.str.startswith(prefix)].reset_index()
+
+    reasons = pick("reason:").sort_values("estimate", ascending=False)
+    reasons = reasons[reasons["estimate"] > 0]
+    categories = pick("avoidable_category:")
+    qa = pick("qa:")
+    by_queue = estimates[
+        (estimates["metric"] == "avoidable_rate") & estimates["group"].str.startswith("queue:")
+    ].sort_values("estimate", ascending=False)
+    headline = pick("avoidable_rate")
+    avoidable = headline.iloc[0] if not headline.empty else None
+    sections = []
+    if avoidable is not None:
+        sections.append(
+            f"<p class='lead'>About <strong>{_pct(avoidable.estimate)}</strong> of calls were "
+            f"avoidable (95% confidence interval {_pct(avoidable.ci_low)} to "
+            f"{_pct(avoidable.ci_high)}; change from last month {_change(avoidable.change)}).</p>"
+        )
+    key = (
+        overall.reindex(
+            ["avoidable_rate", "complaint_rate", "transferred_rate", "repeat_caller_rate"]
+        )
+        .dropna(subset=["estimate"])
+        .reset_index()
+    )
+    sections.append("<h2>Headline measures</h2>" + _table(key, "metric"))
+    if not reasons.empty:
+        sections.append(
+            "<h2>Why people called</h2>"
+            + _bar_chart(
+                reasons, [_label(m) for m in reasons["metric"]], "Main reason for the call"
+            )
+            + _table(reasons, "metric")
+        )
+    if not categories.empty:
+        sections.append(
+            "<h2>Avoidable contact by type (NI14)</h2>"
+            + _bar_chart(
+                categories, [_label(m) for m in categories["metric"]], "Share of all calls"
+            )
+            + _table(categories, "metric")
+        )
+    if not by_queue.empty:
+        sections.append(
+            "<h2>Avoidable contact by phone queue</h2>"
+            + _bar_chart(
+                by_queue,
+                [g.split(":", 1)[1] for g in by_queue["group"]],
+                "Avoidable share of each queue's calls",
+            )
+            + _table(by_queue, "group")
+        )
+    if not qa.empty:
+        sections.append(
+            "<h2>Call quality checks</h2>"
+            + _bar_chart(qa, [_label(m) for m in qa["metric"]], "Calls passing each check")
+            + _table(qa, "metric")
+        )
+    if callers.empty:
+        sections.append("<h2>Frequent callers</h2><p>No caller rang often enough to list.</p>")
+    else:
+        rows = "".join(
+            f"<tr><td>{html.escape(str(c.caller))}</td><td>{c.calls}</td>"
+            f"<td>{html.escape(', '.join(map(str, c.queues)))}</td></tr>"
+            for c in callers.itertuples()
+        )
+        sections.append(
+            "<h2>Frequent callers</h2><p>Callers are numbered, not named: the number means "
+            "nothing outside this table.</p><table><thead><tr><th>Caller</th><th>Calls</th>"
+            f"<th>Queues</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    method = (
+        f"<h2>How these figures were made</h2><p>Every night a random sample of recorded calls was "
+        f"listened to by the screening software: {n_random} random calls over {nights} night(s) "
+        f"this month ({n_targeted} more were picked on purpose for review and are left out of "
+        "these figures). Each sampled call stands for the calls like it that night, so the "
+        "figures estimate all calls, not only those listened to. The interval shows how sure "
+        "we can be: with 95% confidence the true figure lies inside it. The repeat-caller rate "
+        f"counts every one of the {calls_in_log} calls in the call log, so it has no interval.</p>"
+    )
+    style = (
+        "body{font-family:Arial,Helvetica,sans-serif;max-width:56rem;margin:2rem auto;"
+        "padding:0 1rem;color:#0b0c0c;line-height:1.45}h1{font-size:1.8rem}"
+        "h2{margin-top:2.2rem;border-bottom:2px solid #1d70b8}.lead{font-size:1.2rem}"
+        "table{border-collapse:collapse;margin:1rem 0;width:100%}"
+        "th,td{border-bottom:1px solid #b1b4b6;padding:.35rem .5rem;text-align:left}"
+        "svg{max-width:100%;height:auto}"
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Calls to the council: {html.escape(month)}</title><style>{style}</style></head>"
+        f"<body><h1>Calls to the council: {html.escape(month)}</h1>"
+        + "".join(sections)
+        + method
+        + "</body></html>"
+    )
+
+
+# -- scrutiny packs ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScrutinyCall:
+    """One call chosen for a scrutiny pack, known in the pack only by its pseudonyms."""
+
+    call_id: str
+    call_date: date
+    label: str
+    page: str
+    agent: str
+    recording: str | None
+    channel_layout: str
+
+
+def choose_scrutiny_calls(
+    out: Path, start: date, end: date, size: int, seed: int
+) -> list[ScrutinyCall]:
+    """A seeded simple random sample of the calls scored from `start` to `end` (inclusive).
+
+    The same scorecards, period, size and seed always give the same calls. Agents are renamed
+    Agent 1, 2, ... in order of first appearance in the pack; calls are Call 1, 2, ...
+    """
+    cards = store.read_table(out, store.SCORECARDS, start=start, end=end)
+    cards = cards[cards["transcript_status"] != "unreadable"].sort_values("call_id")
+    if cards.empty:
+        raise StoreError(f"no scored calls from {start} to {end} under {out}: run callqa nightly")
+    rng = np.random.default_rng([seed % 2**64, start.toordinal(), end.toordinal()])
+    picked = cards.iloc[np.sort(rng.choice(len(cards), size=min(size, len(cards)), replace=False))]
+    picked = picked.sort_values(["call_date", "call_id"]).reset_index(drop=True)
+    agents: dict[str, str] = {}
+    chosen = []
+    for i, row in enumerate(picked.itertuples(), start=1):
+        agent = agents.setdefault(str(row.agent_id), f"Agent {len(agents) + 1}")
+        chosen.append(
+            ScrutinyCall(
+                call_id=str(row.call_id),
+                call_date=row.call_date,
+                label=f"Call {i}",
+                page=f"call-{i:03d}.html",
+                agent=agent,
+                recording=None if pd.isna(row.recording) else str(row.recording),
+                channel_layout=str(row.channel_layout or "agent_left"),
+            )
+        )
+    return chosen
+
+
+def _plain(name: str | None) -> str:
+    return "–" if not name else name.replace("_", " ").capitalize()
+
+
+def _yes(value: object) -> str:
+    return "Yes" if bool(value) else "No"
+
+
+def write_scrutiny_page(
+    out: Path, recordings: Path, pack: Path, call: ScrutinyCall
+) -> dict[str, object]:
+    """Write one call's page (and its silenced audio); returns the call's index row.
+
+    The page holds the redacted transcript, the tags in plain words and, when the recording can
+    be read, a copy of the audio with every personal-data span silenced. Nothing on it names the
+    caller or the agent, nor gives the call's id or time.
+    """
+    from pipeline.redact import silence_pii_audio
+    from pipeline.tagging import PIISpan
+    from pipeline.transcribe import Turn, Word
+
+    card = store.read_table(out, store.SCORECARDS, start=call.call_date, end=call.call_date)
+    card = card[card["call_id"] == call.call_id].iloc[0]
+    turns = store.read_table(out, store.TRANSCRIPTS, start=call.call_date, end=call.call_date)
+    turns = turns[turns["call_id"] == call.call_id].sort_values("turn")
+    audio_note = "<p>The recording could not be included.</p>"
+    audio_name = _audio_name(call)
+    # A pack written again into the same folder must not keep another call's recording.
+    (pack / audio_name).unlink(missing_ok=True)
+    checked = store.resolve_recording(recordings, call.recording)
+    if checked.path is not None:
+        raw = store.read_table(out, store.RESTRICTED, start=call.call_date, end=call.call_date)
+        raw = raw[raw["call_id"] == call.call_id].sort_values("turn")
+        spoken = [
+            Turn(
+                r.speaker,
+                r.start_s,
+                r.end_s,
+                r.text,
+                r.confidence,
+                [Word(w["start_s"], w["end_s"], w["text"], w["probability"]) for w in r.words],
+            )
+            for r in raw.itertuples()
+        ]
+        spans = [
+            PIISpan(p["type"], int(r.turn), int(p["start"]), int(p["end"]))
+            for r in raw.itertuples()
+            for p in r.pii
+        ]
+        try:
+            silence_pii_audio(
+                checked.path, pack / audio_name, spoken, spans, layout=call.channel_layout
+            )
+            audio_note = (
+                f"<audio controls preload='none' src='{audio_name}'></audio>"
+                "<p class='note'>Personal details found in the call are silenced.</p>"
+            )
+        except CallQAError:
+            pass
+    who = {"agent": call.agent, "caller": "Caller"}
+    lines = "".join(
+        f"<tr><th>{html.escape(who.get(r.speaker, 'Speaker'))}</th>"
+        f"<td>{html.escape(str(r.text))}</td></tr>"
+        for r in turns.itertuples()
+    )
+    qa = "".join(f"<li>{html.escape(_QA_LABELS[c])}: {_yes(card[c])}</li>" for c in QA_CHECKS)
+    reasons = ", ".join(_plain(r) for r in card["contact_reasons"])
+    facts = (
+        f"<li>Date: {call.call_date}</li><li>Phone queue: {html.escape(_plain(card['queue']))}</li>"
+        f"<li>Main reason: {html.escape(_plain(card['primary_reason']))}</li>"
+        f"<li>All reasons: {html.escape(reasons)}</li>"
+        f"<li>Avoidable contact: {_yes(card['avoidable'])}"
+        + (f" ({html.escape(_plain(card['avoidable_category']))})" if card["avoidable"] else "")
+        + f"</li><li>Complaint: {_yes(card['complaint'])}</li>"
+        f"<li>Transferred: {_yes(card['transferred'])}</li>"
+        f"<li>Quality score: {card['qa_score']:.0f} out of 100</li>"
+    )
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{call.label}</title><style>{_PACK_STYLE}</style></head><body>"
+        f"<p><a href='index.html'>All calls</a></p><h1>{call.label}</h1>"
+        f"<p>Answered by {html.escape(call.agent)}.</p>{audio_note}"
+        f"<h2>About the call</h2><ul>{facts}</ul><h2>Quality checks</h2><ul>{qa}</ul>"
+        "<h2>What was said</h2><p class='note'>Personal details are replaced by their kind, "
+        f"e.g. [POSTCODE].</p><table>{lines}</table></body></html>"
+    )
+    _write_text(pack / call.page, page)
+    return {
+        "call": call.label,
+        "date": call.call_date.isoformat(),
+        "agent": call.agent,
+        "queue": _plain(card["queue"]),
+        "main_reason": _plain(card["primary_reason"]),
+        "avoidable": _yes(card["avoidable"]),
+        "complaint": _yes(card["complaint"]),
+        "quality_score": round(float(card["qa_score"])),
+        "page": call.page,
+    }
+
+
+def _audio_name(call: ScrutinyCall) -> str:
+    """The silenced recording's file name in the pack: the page's, as .opus."""
+    return call.page.removesuffix(".html") + ".opus"
+
+
+def write_scrutiny_manifest(pack: Path, calls: Sequence[ScrutinyCall]) -> Path:
+    """`pack.parquet`: each call's id with its page and silenced recording (file names in the
+    pack; `audio` is null where the recording could not be included), for the review app."""
+    rows = [
+        {
+            "call_id": call.call_id,
+            "page": call.page,
+            "audio": _audio_name(call) if (pack / _audio_name(call)).is_file() else None,
+        }
+        for call in calls
+    ]
+    return store.write_file(pack / store.PACK_FILE, store.SCRUTINY_PACK, rows)
+
+
+_PACK_STYLE = (
+    "body{font-family:Arial,Helvetica,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.45}table{border-collapse:collapse;width:100%}th,td{text-align:left;"
+    "vertical-align:top;border-bottom:1px solid #b1b4b6;padding:.35rem .5rem}.note{color:#505a5f}"
+)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror} (check the folder)") from exc
+
+
+def write_scrutiny_index(
+    pack: Path, rows: Sequence[Mapping[str, object]], *, start: date, end: date
+) -> Path:
+    """`index.html` and `index.csv` of a pack (CSV cells never start a spreadsheet formula)."""
+    frame = pd.DataFrame(list(rows))
+    _write_text(pack / "index.csv", frame.map(store.safe_csv_cell).to_csv(index=False))
+    body = "".join(
+        f"<tr><td><a href='{html.escape(str(r['page']))}'>{html.escape(str(r['call']))}</a></td>"
+        f"<td>{r['date']}</td><td>{html.escape(str(r['agent']))}</td>"
+        f"<td>{html.escape(str(r['queue']))}</td><td>{html.escape(str(r['main_reason']))}</td>"
+        f"<td>{r['avoidable']}</td><td>{r['complaint']}</td><td>{r['quality_score']}</td></tr>"
+        for r in rows
+    )
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Scrutiny sample"
+        f"</title><style>{_PACK_STYLE}</style></head><body><h1>Random sample of calls, {start} "
+        f"to {end}</h1><p>{len(rows)} calls picked at random from those screened. Callers are "
+        "not named and agents are numbered; personal details are removed from the text and "
+        "silenced in the audio.</p><table><thead><tr><th>Call</th><th>Date</th><th>Agent</th>"
+        "<th>Queue</th><th>Main reason</th><th>Avoidable</th><th>Complaint</th>"
+        f"<th>Quality score</th></tr></thead><tbody>{body}</tbody></table></body></html>"
+    )
+    _write_text(pack / "index.html", page)
+    return pack / "index.html"

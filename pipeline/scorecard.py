@@ -1,0 +1,310 @@
+"""One scorecard row per sampled call, from the pieces the night produced.
+
+    SampledCall (a manifest row) + Transcript (transcribe.py) + Tags (tagging.py)
+        -> Scorecard (the `scorecards/` row), turn rows for `transcripts/` (redacted) and
+           `restricted/` (unredacted, with word timings and personal-data spans)
+
+The QA score is the weighted share of quality checks passed, with the weights of
+`models/qa_checks.yaml` (read through `pipeline.tagging.load_qa_weights`). A call needs review
+when any flag is raised:
+
+- ``avoidable``, ``complaint``, ``repeat_caller``: what the tags and the call log say;
+- ``qa:<check>`` for each quality check the agent did not do;
+- ``low_confidence``: the transcript's confidence is below the threshold (a person should
+  listen rather than trust the text);
+- ``long_silence``: dead air at least `Thresholds.long_silence_s` long;
+- ``overtalk``: both sides talking at once for at least `Thresholds.overtalk_s` in total;
+- ``no_speech``: the recording holds no speech at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+from pipeline.tagging import QA_CHECKS, QAChecks, Tags, qa_score
+from pipeline.transcribe import Transcript
+
+__all__ = [
+    "FLAG_NAMES",
+    "PIPELINE_VERSION",
+    "SampledCall",
+    "Scorecard",
+    "Thresholds",
+    "build_scorecard",
+    "evidence_rows",
+    "restricted_rows",
+    "sampled_calls",
+    "transcript_rows",
+]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("callqa")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+#: Recorded on every row, so a scorecard says which code made it.
+PIPELINE_VERSION = _version()
+
+#: Every flag a scorecard can carry, in the order they are listed.
+FLAG_NAMES = (
+    "avoidable",
+    "complaint",
+    "repeat_caller",
+    *(f"qa:{check}" for check in QA_CHECKS),
+    "low_confidence",
+    "long_silence",
+    "overtalk",
+    "no_speech",
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a measurement raises a review flag."""
+
+    low_confidence: float = 0.55
+    long_silence_s: float = 20.0
+    overtalk_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class SampledCall:
+    """One call of the night's sample manifest: what the nightly flow passes between tasks.
+
+    Small and picklable on purpose (call ids, paths and design numbers, no text or audio).
+    """
+
+    call_id: str
+    call_date: date
+    started_at: datetime | None
+    agent_id: str | None
+    team: str | None
+    queue: str | None
+    duration_s: float | None
+    direction: str | None
+    recording: str | None
+    channel_layout: str
+    sample_kind: str
+    stratum: str | None
+    inclusion_prob: float | None
+    weight: float | None
+    repeat_caller: bool
+    prior_calls_window: int
+
+
+def _clean(value: Any) -> Any:
+    """pandas' missing markers (NA, NaN, NaT) as None; numpy scalars as Python ones."""
+    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def sampled_calls(manifest: pd.DataFrame) -> list[SampledCall]:
+    """The manifest (pipeline.sampling.draw_sample) as `SampledCall`s, in manifest order."""
+    names = [f.name for f in dataclasses.fields(SampledCall)]
+    calls = []
+    for row in manifest[names].itertuples(index=False):
+        values = {name: _clean(v) for name, v in zip(names, row, strict=True)}
+        started = values["started_at"]
+        values["started_at"] = None if started is None else pd.Timestamp(started).to_pydatetime()
+        day = values["call_date"]
+        values["call_date"] = day if type(day) is date else pd.Timestamp(day).date()
+        values["repeat_caller"] = bool(values["repeat_caller"])
+        values["prior_calls_window"] = int(values["prior_calls_window"] or 0)
+        values["channel_layout"] = values["channel_layout"] or "agent_left"
+        calls.append(SampledCall(**values))
+    return calls
+
+
+@dataclass
+class Scorecard:
+    """One `scorecards/` row; fields are `pipeline.store.SCORECARDS`'s columns, in order."""
+
+    call_id: str
+    call_date: date
+    agent_id: str | None
+    team: str | None
+    queue: str | None
+    duration_s: float | None
+    sample_kind: str
+    stratum: str | None
+    inclusion_prob: float | None
+    weight: float | None
+    transcript_confidence: float | None
+    contact_reasons: list[str]
+    primary_reason: str
+    avoidable: bool
+    avoidable_category: str | None
+    repeat_caller: bool
+    prior_calls_window: int
+    greeting: bool
+    agent_named: bool
+    id_check: bool
+    anything_else_offered: bool
+    closing: bool
+    complaint: bool
+    transferred: bool
+    talk_ratio_agent: float | None
+    silence_ratio: float | None
+    overtalk_s: float | None
+    pii_redactions: int
+    qa_score: float
+    flags: list[str]
+    needs_review: bool
+    run_id: str
+    pipeline_version: str
+    evidence: list[dict[str, Any]]
+    started_at: datetime | None
+    direction: str | None
+    recording: str | None
+    channel_layout: str
+    longest_silence_s: float | None
+    low_confidence: bool
+    transcript_status: str
+    model: str
+
+    def row(self) -> dict[str, Any]:
+        """The row for `pipeline.store.write_partition`."""
+        return dataclasses.asdict(self)
+
+
+def _flags(
+    call: SampledCall, transcript: Transcript, tags: Tags, thresholds: Thresholds
+) -> list[str]:
+    metrics = transcript.metrics
+    raised = {
+        "avoidable": tags.avoidable,
+        "complaint": tags.complaint,
+        "repeat_caller": call.repeat_caller,
+        **{f"qa:{check}": not getattr(tags.qa, check) for check in QA_CHECKS},
+        "low_confidence": transcript.confidence is not None
+        and (transcript.low_confidence or transcript.confidence < thresholds.low_confidence),
+        "long_silence": metrics is not None
+        and metrics.longest_silence_s >= thresholds.long_silence_s,
+        "overtalk": metrics is not None
+        and metrics.overtalk_s is not None
+        and metrics.overtalk_s >= thresholds.overtalk_s,
+        "no_speech": transcript.status == "no_speech",
+    }
+    return [name for name in FLAG_NAMES if raised[name]]
+
+
+def build_scorecard(
+    call: SampledCall,
+    transcript: Transcript,
+    tags: Tags,
+    *,
+    qa_weights: dict[str, float],
+    thresholds: Thresholds,
+    run_id: str,
+) -> Scorecard:
+    """The scorecard of one call. `qa_weights` come from `tagging.load_qa_weights()`."""
+    metrics = transcript.metrics
+    qa: QAChecks = tags.qa
+    flags = _flags(call, transcript, tags, thresholds)
+    return Scorecard(
+        call_id=call.call_id,
+        call_date=call.call_date,
+        agent_id=call.agent_id,
+        team=call.team,
+        queue=call.queue,
+        duration_s=transcript.duration_s or call.duration_s,
+        sample_kind=call.sample_kind,
+        stratum=call.stratum,
+        inclusion_prob=call.inclusion_prob,
+        weight=call.weight,
+        transcript_confidence=transcript.confidence,
+        contact_reasons=list(tags.contact_reasons),
+        primary_reason=tags.primary_reason,
+        avoidable=tags.avoidable,
+        avoidable_category=tags.avoidable_category,
+        repeat_caller=call.repeat_caller,
+        prior_calls_window=call.prior_calls_window,
+        greeting=qa.greeting,
+        agent_named=qa.agent_named,
+        id_check=qa.id_check,
+        anything_else_offered=qa.anything_else_offered,
+        closing=qa.closing,
+        complaint=tags.complaint,
+        transferred=tags.transferred,
+        talk_ratio_agent=None if metrics is None else metrics.talk_ratio_agent,
+        silence_ratio=None if metrics is None else metrics.silence_ratio,
+        overtalk_s=None if metrics is None else metrics.overtalk_s,
+        pii_redactions=len(tags.pii),
+        qa_score=qa_score(qa, qa_weights),
+        flags=flags,
+        needs_review=bool(flags),
+        run_id=run_id,
+        pipeline_version=PIPELINE_VERSION,
+        evidence=evidence_rows(tags),
+        started_at=call.started_at,
+        direction=call.direction,
+        recording=call.recording,
+        channel_layout=call.channel_layout,
+        longest_silence_s=None if metrics is None else metrics.longest_silence_s,
+        low_confidence="low_confidence" in flags,
+        transcript_status=transcript.status,
+        model=transcript.model,
+    )
+
+
+def evidence_rows(tags: Tags) -> list[dict[str, Any]]:
+    """The scorecard's `evidence`: {tag, turn, text} per piece of evidence, in turn order.
+
+    The text comes from the tagger with personal data already replaced by `[TYPE]` (the same
+    redaction as `transcripts/`); the rule that fired stays out, it is for tuning the packs.
+    """
+    return [{"tag": e.tag, "turn": e.turn, "text": e.text} for e in tags.evidence]
+
+
+def transcript_rows(call_id: str, transcript: Transcript, tags: Tags) -> list[dict[str, Any]]:
+    """`transcripts/` rows: one per turn, text with personal data replaced by `[TYPE]`."""
+    redacted = tags.redacted_turns
+    if len(redacted) != len(transcript.turns):
+        raise ValueError(
+            f"{call_id}: {len(redacted)} redacted turns for {len(transcript.turns)} turns"
+        )
+    return [
+        {
+            "call_id": call_id,
+            "turn": i,
+            "speaker": turn.speaker,
+            "start_s": turn.start_s,
+            "end_s": turn.end_s,
+            "text": redacted[i].text,
+            "confidence": turn.confidence,
+        }
+        for i, turn in enumerate(transcript.turns)
+    ]
+
+
+def restricted_rows(call_id: str, transcript: Transcript, tags: Tags) -> list[dict[str, Any]]:
+    """`restricted/` rows: unredacted turns with word timings and the spans found in each."""
+    spans: dict[int, list[dict[str, Any]]] = {}
+    for span in tags.pii:
+        spans.setdefault(span.turn, []).append(
+            {"type": span.type, "start": span.start, "end": span.end}
+        )
+    return [
+        {
+            "call_id": call_id,
+            "turn": i,
+            "speaker": turn.speaker,
+            "start_s": turn.start_s,
+            "end_s": turn.end_s,
+            "text": turn.text,
+            "confidence": turn.confidence,
+            "words": [dataclasses.asdict(w) for w in turn.words],
+            "pii": spans.get(i, []),
+        }
+        for i, turn in enumerate(transcript.turns)
+    ]

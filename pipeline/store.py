@@ -1,0 +1,612 @@
+"""Arrow schemas of every output, atomic partitioned Parquet writes, and reads.
+
+Every column list callqa writes lives here and nowhere else. Tables under `--out` are
+hive-partitioned by `call_date`: `<out>/<table>/call_date=YYYY-MM-DD/part-0.parquet`. The key
+lives in the folder name only (pandas, pyarrow and DuckDB refuse a key stored in both places),
+so `pd.read_parquet(<out>/<table>)` reads a whole table back.
+
+A write is exactly-once per date: the rows go to a hidden temporary file in the partition folder
+(readers skip names starting with "."), are fsynced, then `os.replace`d over `part-0.parquet`.
+A re-run of a date therefore replaces that date's rows and never duplicates them, and a run
+killed half-way leaves either the old partition or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from pipeline.errors import StoreError
+
+__all__ = [
+    "CENSUS",
+    "ESTIMATES",
+    "FAILURES",
+    "FREQUENT_CALLERS",
+    "PACK_FILE",
+    "PARTITION_KEY",
+    "RESTRICTED",
+    "SAMPLES",
+    "SCORECARDS",
+    "SCRUTINY_PACK",
+    "TABLES",
+    "TRANSCRIPTS",
+    "RecordingCheck",
+    "TableSpec",
+    "partition_dates",
+    "query_output",
+    "read_file",
+    "read_table",
+    "resolve_recording",
+    "safe_csv_cell",
+    "write_file",
+    "write_partition",
+]
+
+#: The partition column: a folder name, never a column inside the files.
+PARTITION_KEY = "call_date"
+_PART_FILE = "part-0.parquet"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One output table: its folder name under `--out` and its columns in order.
+
+    `schema` includes `call_date` for partitioned tables (where it is read back from the folder
+    name); `file_schema` is what is stored inside each Parquet file.
+    """
+
+    name: str
+    schema: pa.Schema
+    partitioned: bool = True
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    @property
+    def file_schema(self) -> pa.Schema:
+        if not self.partitioned:
+            return self.schema
+        return self.schema.remove(self.schema.get_field_index(PARTITION_KEY))
+
+
+_STR = pa.string()
+_F64 = pa.float64()
+_BOOL = pa.bool_()
+_I32 = pa.int32()
+_DATE = pa.date32()
+_TS = pa.timestamp("us", tz="UTC")
+
+#: Why a tag was given (pipeline.tagging.Evidence): the turn index and its words, with personal
+#: data already replaced by `[TYPE]`, so the text is as safe to show as `transcripts/`.
+_EVIDENCE = pa.struct([("tag", _STR), ("turn", _I32), ("text", _STR)])
+
+SCORECARDS = TableSpec(
+    "scorecards",
+    pa.schema(
+        [
+            ("call_id", _STR),
+            ("call_date", _DATE),
+            ("agent_id", _STR),
+            ("team", _STR),
+            ("queue", _STR),
+            ("duration_s", _F64),
+            ("sample_kind", _STR),
+            ("stratum", _STR),
+            ("inclusion_prob", _F64),
+            ("weight", _F64),
+            ("transcript_confidence", _F64),
+            ("contact_reasons", pa.list_(_STR)),
+            ("primary_reason", _STR),
+            ("avoidable", _BOOL),
+            ("avoidable_category", _STR),
+            ("repeat_caller", _BOOL),
+            ("prior_calls_window", _I32),
+            ("greeting", _BOOL),
+            ("agent_named", _BOOL),
+            ("id_check", _BOOL),
+            ("anything_else_offered", _BOOL),
+            ("closing", _BOOL),
+            ("complaint", _BOOL),
+            ("transferred", _BOOL),
+            ("talk_ratio_agent", _F64),
+            ("silence_ratio", _F64),
+            ("overtalk_s", _F64),
+            ("pii_redactions", _I32),
+            ("qa_score", _F64),
+            ("flags", pa.list_(_STR)),
+            ("needs_review", _BOOL),
+            ("run_id", _STR),
+            ("pipeline_version", _STR),
+            # Extras beyond DESIGN.md's minimum: the evidence behind each tag and flag, and what a
+            # reviewer needs to find and play the call.
+            ("evidence", pa.list_(_EVIDENCE)),
+            ("started_at", _TS),
+            ("direction", _STR),
+            ("recording", _STR),
+            ("channel_layout", _STR),
+            ("longest_silence_s", _F64),
+            ("low_confidence", _BOOL),
+            ("transcript_status", _STR),
+            ("model", _STR),
+        ]
+    ),
+)
+
+#: One row per turn; `text` is redacted.
+TRANSCRIPTS = TableSpec(
+    "transcripts",
+    pa.schema(
+        [
+            ("call_id", _STR),
+            ("call_date", _DATE),
+            ("turn", _I32),
+            ("speaker", _STR),
+            ("start_s", _F64),
+            ("end_s", _F64),
+            ("text", _STR),
+            ("confidence", _F64),
+        ]
+    ),
+)
+
+_WORD = pa.struct([("start_s", _F64), ("end_s", _F64), ("text", _STR), ("probability", _F64)])
+_PII = pa.struct([("type", _STR), ("start", _I32), ("end", _I32)])
+
+#: Unredacted turns for quality leads only, with word timings and the personal-data spans found
+#: in each turn, so audio can be silenced later without re-running the models.
+RESTRICTED = TableSpec(
+    "restricted",
+    pa.schema(
+        [
+            ("call_id", _STR),
+            ("call_date", _DATE),
+            ("turn", _I32),
+            ("speaker", _STR),
+            ("start_s", _F64),
+            ("end_s", _F64),
+            ("text", _STR),
+            ("confidence", _F64),
+            ("words", pa.list_(_WORD)),
+            ("pii", pa.list_(_PII)),
+        ]
+    ),
+)
+
+#: The night's sample manifest: every drawn call, why it was drawn and the design behind it
+#: (pipeline.sampling.MANIFEST_COLUMNS, documented there, plus the run that drew it).
+SAMPLES = TableSpec(
+    "samples",
+    pa.schema(
+        [
+            ("call_id", _STR),
+            ("call_date", _DATE),
+            ("started_at", _TS),
+            ("agent_id", _STR),
+            ("team", _STR),
+            ("queue", _STR),
+            ("duration_s", _F64),
+            ("direction", _STR),
+            ("recording", _STR),
+            ("channel_layout", _STR),
+            ("caller_hash", _STR),
+            ("repeat_caller", _BOOL),
+            ("prior_calls_window", _I32),
+            ("sample_kind", _STR),
+            ("stratum", _STR),
+            ("stratum_population", pa.int64()),
+            ("stratum_sample_size", pa.int64()),
+            ("inclusion_prob", _F64),
+            ("weight", _F64),
+            ("reason_picked", _STR),
+            ("seed", pa.int64()),
+            ("method", _STR),
+            ("population", pa.int64()),
+            ("run_id", _STR),
+        ]
+    ),
+)
+
+FAILURES = TableSpec(
+    "failures",
+    pa.schema(
+        [
+            ("call_id", _STR),
+            ("call_date", _DATE),
+            ("stage", _STR),
+            ("reason", _STR),
+            ("recording", _STR),
+            ("run_id", _STR),
+        ]
+    ),
+)
+
+#: Every eligible call of a night's log (the census behind the repeat-caller rate), not only the
+#: sampled ones. `caller_hash` is the keyed hash from pipeline/calls.py, never a number.
+CENSUS = TableSpec(
+    "census",
+    pa.schema(
+        [
+            ("call_id", _STR),
+            ("call_date", _DATE),
+            ("started_at", _TS),
+            ("agent_id", _STR),
+            ("team", _STR),
+            ("queue", _STR),
+            ("direction", _STR),
+            ("recorded", _BOOL),
+            ("caller_hash", _STR),
+            ("repeat_caller", _BOOL),
+            ("prior_calls_window", _I32),
+        ]
+    ),
+)
+
+#: `reports/YYYY-MM/frequent_callers.parquet`: callers who rang most in the month, pseudonymised.
+FREQUENT_CALLERS = TableSpec(
+    "frequent_callers",
+    pa.schema(
+        [
+            ("caller", _STR),
+            ("calls", pa.int64()),
+            ("queues", pa.list_(_STR)),
+            ("first_contact", _TS),
+            ("last_contact", _TS),
+        ]
+    ),
+    partitioned=False,
+)
+
+#: `reports/YYYY-MM/estimates.parquet`: one row per estimate (not partitioned).
+ESTIMATES = TableSpec(
+    "estimates",
+    pa.schema(
+        [
+            ("metric", _STR),
+            ("group", _STR),
+            ("estimate", _F64),
+            ("ci_low", _F64),
+            ("ci_high", _F64),
+            ("n_sampled", pa.int64()),
+            ("population", pa.int64()),
+            ("method", _STR),
+            # Extras: the month and the change from the month before, when there is one.
+            ("month", _STR),
+            ("previous_estimate", _F64),
+            ("change", _F64),
+        ]
+    ),
+    partitioned=False,
+)
+
+#: `<pack>/pack.parquet`: which call each page and silenced recording of a scrutiny pack is
+#: (file names inside the pack), so the review app can serve a pack by call id. The pack's HTML
+#: and CSV, which councillors read, never carry a call id; this file is for the review app.
+SCRUTINY_PACK = TableSpec(
+    "pack",
+    pa.schema([("call_id", _STR), ("page", _STR), ("audio", _STR)]),
+    partitioned=False,
+)
+#: The file name of `SCRUTINY_PACK` inside a pack folder.
+PACK_FILE = "pack.parquet"
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        SCORECARDS,
+        TRANSCRIPTS,
+        RESTRICTED,
+        SAMPLES,
+        FAILURES,
+        CENSUS,
+        ESTIMATES,
+        FREQUENT_CALLERS,
+        SCRUTINY_PACK,
+    )
+}
+
+
+def _spec(table: TableSpec | str) -> TableSpec:
+    if isinstance(table, TableSpec):
+        return table
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLES)}") from None
+
+
+def _os_error(exc: OSError, path: Path, doing: str) -> StoreError:
+    """Translate an OS error into what the operator has to fix."""
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        return StoreError(
+            f"disk full while {doing} {path}: free some space on that disk "
+            "or point --out at a disk with room, then run the same date again"
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StoreError(
+            f"cannot write {path}: the output folder is read-only or not writable by this user "
+            "(fix its permissions or mount, or point --out elsewhere)"
+        )
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return StoreError(
+            f"cannot use {path}: part of that path is a file, not a folder "
+            "(move the file or point --out elsewhere)"
+        )
+    return StoreError(f"{doing} {path} failed: {exc.strerror or exc}")
+
+
+def _to_arrow(rows: pd.DataFrame | Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Rows in the table's exact column order and types; a missing or unknown column is an error."""
+    if isinstance(rows, pd.DataFrame):
+        given = set(rows.columns)
+    else:
+        given = set().union(*(r.keys() for r in rows)) if rows else set(schema.names)
+    missing = [n for n in schema.names if n not in given]
+    unknown = sorted(given - set(schema.names))
+    if missing or unknown:
+        raise StoreError(
+            f"rows do not match the schema: missing {missing}, unknown {unknown} "
+            "(column lists live in pipeline/store.py)"
+        )
+    try:
+        if isinstance(rows, pd.DataFrame):
+            return pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
+        return pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise StoreError(f"rows do not fit the schema: {exc}") from exc
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(table: pa.Table, target: Path) -> None:
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(tmp, "wb") as fh:
+                pq.write_table(table, fh, compression="zstd")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise _os_error(exc, target, "writing") from exc
+
+
+def write_partition(
+    out: Path,
+    table: TableSpec | str,
+    call_date: date,
+    rows: pd.DataFrame | Sequence[Mapping[str, Any]],
+) -> Path:
+    """Replace `<out>/<table>/call_date=<date>/` with `rows`, atomically; returns the file.
+
+    `rows` may carry a `call_date` column (it must equal `call_date`; it is not stored). Zero rows
+    still write an empty file, so re-running a date that now has nothing clears the old rows.
+    """
+    spec = _spec(table)
+    if not spec.partitioned:
+        raise StoreError(f"table {spec.name!r} is not partitioned; use write_file")
+    if isinstance(rows, pd.DataFrame):
+        if PARTITION_KEY in rows.columns:
+            _check_dates(set(rows[PARTITION_KEY]), call_date)
+            rows = rows.drop(columns=[PARTITION_KEY])
+    else:
+        if any(PARTITION_KEY in r for r in rows):
+            _check_dates({r.get(PARTITION_KEY) for r in rows}, call_date)
+        rows = [{k: v for k, v in r.items() if k != PARTITION_KEY} for r in rows]
+    arrow = _to_arrow(rows, spec.file_schema)
+    folder = Path(out) / spec.name / f"{PARTITION_KEY}={call_date.isoformat()}"
+    target = folder / _PART_FILE
+    _atomic_write(arrow, target)
+    # Only part-0 belongs to a partition: anything else there is a stale leftover that would
+    # otherwise be read back as duplicate rows.
+    for other in folder.glob("*.parquet"):
+        if other.name != _PART_FILE:
+            other.unlink()
+    return target
+
+
+def _check_dates(found: set[Any], call_date: date) -> None:
+    wrong = {d for d in found if pd.Timestamp(d).date() != call_date}
+    if wrong:
+        raise StoreError(f"rows for {sorted(map(str, wrong))} written to partition {call_date}")
+
+
+def write_file(
+    path: Path, table: TableSpec | str, rows: pd.DataFrame | Sequence[Mapping[str, Any]]
+) -> Path:
+    """Write one unpartitioned table (e.g. a report's estimates) atomically to `path`."""
+    spec = _spec(table)
+    _atomic_write(_to_arrow(rows, spec.file_schema), Path(path))
+    return Path(path)
+
+
+def _empty(schema: pa.Schema) -> pd.DataFrame:
+    return schema.empty_table().to_pandas()
+
+
+def read_table(
+    out: Path,
+    table: TableSpec | str,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    """All rows of a partitioned table, optionally for dates `start`..`end` inclusive.
+
+    `call_date` comes back as `datetime.date` objects. A table never written reads as an empty
+    frame with the right columns.
+    """
+    spec = _spec(table)
+    folder = Path(out) / spec.name
+    if not folder.is_dir():
+        return _empty(spec.schema)
+    try:
+        dataset = ds.dataset(
+            folder,
+            format="parquet",
+            schema=spec.schema,
+            partitioning=ds.partitioning(pa.schema([(PARTITION_KEY, _DATE)]), flavor="hive"),
+        )
+        expr = None
+        if start is not None:
+            expr = ds.field(PARTITION_KEY) >= pa.scalar(start, _DATE)
+        if end is not None:
+            upper = ds.field(PARTITION_KEY) <= pa.scalar(end, _DATE)
+            expr = upper if expr is None else expr & upper
+        result = dataset.to_table(filter=expr)
+    except OSError as exc:
+        raise _os_error(exc, folder, "reading") from exc
+    except pa.ArrowInvalid as exc:
+        raise StoreError(
+            f"cannot read {folder}: {exc} (a file there is not callqa output; move it away)"
+        ) from exc
+    keys = [k for k in (PARTITION_KEY, "call_id", "turn") if k in spec.schema.names]
+    return result.to_pandas().sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def read_file(path: Path, table: TableSpec | str) -> pd.DataFrame:
+    """One unpartitioned table written by `write_file`; empty if it does not exist."""
+    spec = _spec(table)
+    if not Path(path).exists():
+        return _empty(spec.schema)
+    try:
+        return pq.read_table(path, schema=spec.schema).to_pandas()
+    except OSError as exc:
+        raise _os_error(exc, Path(path), "reading") from exc
+
+
+def partition_dates(out: Path, table: TableSpec | str) -> list[date]:
+    """The dates a table has partitions for, oldest first."""
+    folder = Path(out) / _spec(table).name
+    if not folder.is_dir():
+        return []
+    found = []
+    for child in folder.glob(f"{PARTITION_KEY}=*"):
+        if (child / _PART_FILE).exists():
+            try:
+                found.append(date.fromisoformat(child.name.split("=", 1)[1]))
+            except ValueError:
+                continue
+    return sorted(found)
+
+
+# -- inputs: recordings --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordingCheck:
+    """Where a call's recording is, or why it may not be read (then `path` is None)."""
+
+    path: Path | None
+    reason: str | None
+
+
+def resolve_recording(recordings: Path, relative: str | None) -> RecordingCheck:
+    """The call log's recording path, resolved safely inside the recordings folder.
+
+    The call log is outside input, so a path is refused when it is empty, holds a NUL, is
+    absolute, climbs out with `..`, or resolves (through symlinks) outside `recordings`; a
+    path that is fine but names no file is reported as missing.
+    """
+    if relative is None or not str(relative).strip():
+        return RecordingCheck(None, "not recorded: the call log has no recording path")
+    text = str(relative)
+    if "\x00" in text:
+        return RecordingCheck(None, "refused recording path: it contains a NUL character")
+    candidate = Path(text)
+    if candidate.is_absolute() or text.startswith(("/", "\\")) or ":" in candidate.parts[0]:
+        return RecordingCheck(
+            None,
+            "refused recording path: absolute paths are not allowed (use a path relative "
+            "to the recordings folder)",
+        )
+    if ".." in candidate.parts or ".." in text.replace("\\", "/").split("/"):
+        return RecordingCheck(
+            None, "refused recording path: `..` would leave the recordings folder"
+        )
+    root = Path(recordings).resolve()
+    resolved = (root / candidate).resolve()
+    if not resolved.is_relative_to(root):
+        return RecordingCheck(
+            None,
+            "refused recording path: it resolves (through a link) outside the recordings folder",
+        )
+    if not resolved.is_file():
+        return RecordingCheck(
+            None, f"recording missing: {text} is not a file in the recordings folder"
+        )
+    return RecordingCheck(resolved, None)
+
+
+# -- ad-hoc SQL and CSV --------------------------------------------------------------------
+
+
+def query_output(out: Path, query: str) -> pd.DataFrame:
+    """Run DuckDB SQL over `<out>`: each table is a view of its name (`scorecards`, ...).
+
+    `estimates` and `frequent_callers` cover every month's report, with a `month` column.
+    """
+    import duckdb
+
+    out = Path(out)
+    con = duckdb.connect()
+    try:
+        for spec in TABLES.values():
+            if spec.partitioned:
+                files = out / spec.name / f"{PARTITION_KEY}=*" / "*.parquet"
+                if not any((out / spec.name).glob(f"{PARTITION_KEY}=*/*.parquet")):
+                    continue
+                source = f"read_parquet('{_sql_text(files)}', hive_partitioning=true, union_by_name=true)"
+                con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM {source}")
+            else:
+                files = out / "reports" / "*" / f"{spec.name}.parquet"
+                if not any((out / "reports").glob(f"*/{spec.name}.parquet")):
+                    continue
+                source = f"read_parquet('{_sql_text(files)}', filename=true)"
+                con.execute(
+                    f"CREATE VIEW {spec.name} AS SELECT * EXCLUDE (filename"
+                    + (", month" if "month" in spec.columns else "")
+                    + "), regexp_extract(filename, 'reports/([0-9-]+)/', 1) AS month FROM "
+                    + source
+                )
+        return con.execute(query).df()
+    except duckdb.Error as exc:
+        raise StoreError(f"SQL failed: {exc} (tables: {', '.join(TABLES)})") from exc
+    finally:
+        con.close()
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula: text starting =, +, -, @ gets a `'`."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -1,0 +1,199 @@
+"""pipeline/report.py: design-based intervals that cover the truth, and the report files."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import report, store
+from pipeline.tagging import QA_CHECKS
+
+MONTH_START = date(2025, 3, 1)
+
+
+def _population(rng: np.random.Generator, nights: int, sizes: dict[str, int]) -> pd.DataFrame:
+    """Every call of a synthetic month, with rates that differ by queue (the strata)."""
+    rates = {"council_tax": 0.35, "waste": 0.15, "housing": 0.55}
+    rows = []
+    for night in range(nights):
+        for queue, size in sizes.items():
+            for i in range(size):
+                rows.append(
+                    {
+                        "call_id": f"{night}-{queue}-{i}",
+                        "call_date": MONTH_START + timedelta(days=night),
+                        "queue": queue,
+                        "team": "A" if i % 2 else "B",
+                        "avoidable": bool(rng.random() < rates[queue]),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _draw(pop: pd.DataFrame, per_stratum: dict[str, int], seed: int) -> pd.DataFrame:
+    """A stratified simple random draw per (night, queue), with the night's weights."""
+    keys = ["call_date", "queue"]
+    order = pop.assign(_key=np.random.default_rng(seed).random(len(pop)))
+    rank = order.groupby(keys)["_key"].rank(method="first")
+    picked = order[rank <= order["queue"].map(per_stratum)].drop(columns="_key").copy()
+    sizes = pop.groupby(keys)["call_id"].transform("count")[picked.index]
+    n = picked["queue"].map(per_stratum)
+    picked["stratum"] = picked["queue"]
+    picked["stratum_population"] = sizes
+    picked["inclusion_prob"] = n / sizes
+    picked["weight"] = sizes / n
+    return picked.reset_index(drop=True)
+
+
+def _scorecards(sample: pd.DataFrame) -> pd.DataFrame:
+    """Scorecard rows for a drawn sample (only the columns the estimates read matter)."""
+    frame = pd.DataFrame({c: [None] * len(sample) for c in store.SCORECARDS.columns})
+    for column in ("call_id", "call_date", "queue", "team", "stratum", "weight", "avoidable"):
+        frame[column] = sample[column].to_numpy()
+    frame["sample_kind"] = "random"
+    frame["primary_reason"] = np.where(sample["queue"] == "waste", "waste_recycling", "council_tax")
+    frame["avoidable_category"] = np.where(sample["avoidable"], "progress_chasing", None)
+    for check in QA_CHECKS:
+        frame[check] = ~sample["avoidable"].to_numpy()
+    frame["complaint"] = False
+    frame["transferred"] = False
+    return frame
+
+
+def _samples(sample: pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame({c: [None] * len(sample) for c in store.SAMPLES.columns})
+    for column in ("call_id", "call_date", "stratum", "stratum_population", "weight"):
+        frame[column] = sample[column].to_numpy()
+    frame["sample_kind"] = "random"
+    return frame
+
+
+def test_intervals_cover_the_true_rate_about_95_percent() -> None:
+    """Many draws from one known population: ~95% of intervals hold the true rate."""
+    rng = np.random.default_rng(7)
+    sizes = {"council_tax": 60, "waste": 30, "housing": 12}
+    per_stratum = {"council_tax": 3, "waste": 2, "housing": 1}  # housing: single-call strata
+    pop = _population(rng, nights=8, sizes=sizes)
+    truth_all = pop["avoidable"].mean()
+    truth_team = pop.groupby("team")["avoidable"].mean()
+    hits_all = hits_team = 0
+    draws = 200
+    for seed in range(draws):
+        sample = _draw(pop, per_stratum, seed)
+        design = report._design(_scorecards(sample), _samples(sample))
+        found = report.weighted_proportions(
+            design["avoidable"].to_numpy(bool),
+            design["design_weight"].to_numpy(),
+            design["variance_stratum"].to_numpy(),
+        )[0]
+        hits_all += found.ci_low <= truth_all <= found.ci_high
+        by_team = report.weighted_proportions(
+            design["avoidable"].to_numpy(bool),
+            design["design_weight"].to_numpy(),
+            design["variance_stratum"].to_numpy(),
+            domain=("team:" + design["team"]).to_numpy(),
+        )
+        hits_team += sum(
+            e.ci_low <= truth_team[e.group.split(":")[1]] <= e.ci_high for e in by_team
+        )
+        # The weights of every draw add up to the population.
+        assert found.population == len(pop)
+    assert 0.91 <= hits_all / draws <= 0.99
+    assert 0.91 <= hits_team / (2 * draws) <= 0.99
+
+
+def test_zero_rate_gets_an_exact_interval_not_a_point() -> None:
+    found = report.weighted_proportions(
+        np.zeros(30, bool), np.full(30, 4.0), np.repeat(["a", "b", "c"], 10)
+    )[0]
+    assert found.estimate == 0 and found.ci_low == 0 and found.ci_high > 0.05
+    assert "clopper" in found.method
+
+
+def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    pop = _population(rng, nights=3, sizes={"council_tax": 20, "waste": 10, "housing": 6})
+    sample = _draw(pop, {"council_tax": 4, "waste": 3, "housing": 2}, seed=1)
+    cards = _scorecards(sample)
+    manifest = _samples(sample)
+    census = pd.DataFrame(
+        {
+            "call_id": pop["call_id"],
+            "call_date": pop["call_date"],
+            "agent_id": "a1",
+            "started_at": pd.to_datetime(pop["call_date"]).dt.tz_localize("UTC")
+            + pd.to_timedelta(np.arange(len(pop)) % 600, unit="s"),
+            "team": pop["team"],
+            "queue": pop["queue"],
+            "direction": "inbound",
+            "recorded": True,
+            "caller_hash": [f"h{i % 25}" for i in range(len(pop))],
+            "repeat_caller": [i % 4 == 0 for i in range(len(pop))],
+            "prior_calls_window": 0,
+        }
+    )
+    for night, rows in cards.groupby("call_date"):
+        store.write_partition(tmp_path, store.SCORECARDS, night, rows)
+        store.write_partition(
+            tmp_path, store.SAMPLES, night, manifest[manifest["call_date"] == night]
+        )
+        store.write_partition(tmp_path, store.CENSUS, night, census[census["call_date"] == night])
+    # A previous month's table to compare against.
+    previous = pd.DataFrame(
+        [
+            {
+                "metric": "avoidable_rate",
+                "group": "all",
+                "estimate": 0.1,
+                "ci_low": 0.05,
+                "ci_high": 0.2,
+                "n_sampled": 10,
+                "population": 100,
+                "method": "x",
+                "month": "2025-02",
+                "previous_estimate": None,
+                "change": None,
+            }
+        ]
+    )
+    store.write_file(tmp_path / "reports" / "2025-02" / "estimates.parquet", "estimates", previous)
+
+    built = report.build_monthly_report(tmp_path, "2025-03")
+    estimates = pd.read_parquet(built.estimates_path)
+    assert list(estimates.columns[:8]) == store.ESTIMATES.columns[:8]
+    assert not estimates.duplicated(["metric", "group"]).any()
+    overall = estimates.set_index(["metric", "group"])
+    avoidable = overall.loc[("avoidable_rate", "all")]
+    assert avoidable["ci_low"] <= avoidable["estimate"] <= avoidable["ci_high"]
+    assert avoidable["n_sampled"] == len(sample) and avoidable["population"] == len(pop)
+    assert avoidable["change"] == pytest.approx(avoidable["estimate"] - 0.1)
+    repeat = overall.loc[("repeat_caller_rate", "all")]
+    assert repeat["estimate"] == pytest.approx(census["repeat_caller"].mean())
+    assert repeat["ci_low"] == repeat["ci_high"] == repeat["estimate"]
+    for metric in ["complaint_rate", *(f"qa:{c}" for c in QA_CHECKS)]:
+        assert (metric, "all") in overall.index
+    assert ("avoidable_rate", "queue:housing") in overall.index
+    assert ("avoidable_rate", "team:A") in overall.index
+    # The reasons mix sums to one.
+    reasons = estimates[
+        estimates["metric"].str.startswith("reason:") & (estimates["group"] == "all")
+    ]
+    assert reasons["estimate"].sum() == pytest.approx(1.0)
+
+    callers = pd.read_parquet(built.frequent_callers_path)
+    assert callers["caller"].tolist()[:2] == ["Caller 1", "Caller 2"]
+    assert not callers.astype(str).apply(lambda c: c.str.contains("h1")).any().any()
+
+    page = built.html_path.read_text()
+    assert page.count("<svg") >= 3
+    # Nothing is fetched when the page is opened: no links, images or scripts from elsewhere.
+    for needle in ("src=", "<link", "@import", "url(http"):
+        assert needle not in page
+    assert "<script" not in page and "anything else" in page
+    # A re-build overwrites rather than appends.
+    again = report.build_monthly_report(tmp_path, "2025-03")
+    assert len(pd.read_parquet(again.estimates_path)) == len(estimates)
