@@ -6,6 +6,9 @@ Three sets:
   were tuned, and tuning looked only at `train` mistakes (bar one early listing of all of
   them); `holdout`, `holdout2` and `holdout3` were each written after a round of tuning and
   scored once before the next (their first-look figures are in the closing report);
+- `eval/tags_fresh.jsonl` (split `fresh`): 48 calls written in new phrasings before the
+  second round of avoidable-contact work, scored once before it; tuning never looks at its
+  individual mistakes (`--errors` leaves it out), only at its aggregate figures;
 - the sample calls' scripts (`sample_data/scripts/*.yaml`), a second set written by someone else;
 - personal data: `pipeline.redact.evaluate_pii` on `eval/pii.jsonl`.
 
@@ -177,8 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sets: dict[str, list[Labelled]] = {}
     eval_set = read_eval_set(ROOT / "eval" / "tags.jsonl")
     sets["eval:all"] = eval_set
+    sets["eval:train"] = [i for i in eval_set if i.split == "train"]
     sets["eval:test"] = [i for i in eval_set if i.split == "test"]
     sets["eval:holdout"] = [i for i in eval_set if i.split.startswith("holdout")]
+    fresh = ROOT / "eval" / "tags_fresh.jsonl"
+    if fresh.exists():
+        sets["fresh"] = read_eval_set(fresh)
     scripts = ROOT / "sample_data" / "scripts"
     if any(scripts.glob("*.yaml")):
         sets["sample_data"] = read_sample_scripts(scripts)

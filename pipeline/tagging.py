@@ -114,6 +114,8 @@ _RULERS = (
     ("transferred", "qa_checks.yaml"),
 )
 _EXCLUDE = "exclude"
+# Span label prefix of avoidable.yaml's `signals`: evidence for a category only in combination.
+_SIGNAL = "signal:"
 # spaCy leaves these clitic norms as spoken; speech recognition writes "im", "ive".
 _CLITICS = {"m": "am", "'m": "am", "ve": "have", "'ve": "have", "ll": "will", "'ll": "will"}
 
@@ -220,6 +222,9 @@ class _Rule:
 class _RulePacks:
     rules: dict[tuple[str, str], _Rule]  # (spans key, id) -> rule
     category_order: tuple[str, ...]  # avoidable categories, first wins
+    # avoidable category -> combinations of signals (`signal:<name>` labels) that, found
+    # together in the category's eligible turns, give the category
+    together: dict[str, tuple[tuple[str, ...], ...]]
     vocabulary: frozenset[str]
     confusions: dict[str, str]
     fuzzy_min_length: int
@@ -379,7 +384,36 @@ def _read_packs(models_dir: Path, tokenizer: Any) -> _RulePacks:
 
     path = models_dir / "avoidable.yaml"
     avoidable = _read_yaml(path)
+    signals = avoidable.get("signals", {})
+    if not isinstance(signals, dict):
+        raise RulePackError(f"{path}: `signals` must map a signal name to its `patterns`")
+    for name, entry in signals.items():
+        if not isinstance(entry, dict):
+            raise RulePackError(f"{path}: signal {name!r} must be a mapping with `patterns`")
+        # Signals fire in any turn; the category that combines them decides which turns count.
+        phrases = {
+            kind: entry[kind] for kind in ("patterns", "confusions", _EXCLUDE) if kind in entry
+        }
+        rules["avoidable_category", f"{_SIGNAL}{name}"] = _rule(
+            path,
+            reader,
+            "avoidable_category",
+            {"id": f"{_SIGNAL}{name}", **phrases},
+            ["caller", "agent"],
+        )
     categories = _entries(path, avoidable, "categories", AVOIDABLE_CATEGORIES)
+    together: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for entry in categories:
+        combos = entry.get("together", [])
+        if not isinstance(combos, list) or not all(
+            isinstance(c, list) and len(c) >= 2 and all(n in signals for n in c) for c in combos
+        ):
+            raise RulePackError(
+                f"{path}: {entry['id']}: `together` must be a list of lists of two or more "
+                f"signal names from `signals` ({', '.join(signals) or 'none defined'})"
+            )
+        if combos:
+            together[entry["id"]] = tuple(tuple(f"{_SIGNAL}{n}" for n in c) for c in combos)
     for entry in categories:
         definition = entry.get("definition")
         if not isinstance(definition, str) or not definition.strip():
@@ -421,6 +455,7 @@ def _read_packs(models_dir: Path, tokenizer: Any) -> _RulePacks:
     return _RulePacks(
         rules=rules,
         category_order=tuple(e["id"] for e in categories),
+        together=together,
         vocabulary=frozenset(canonical.values()),
         confusions={k.lower(): v.lower() for k, v in confusions.items()},
         fuzzy_min_length=fuzzy_min_length,
@@ -824,7 +859,28 @@ def _tags(
             flags.add(hit.key)
             tag(hit, hit.key)
 
-    category_hits = [h for h in hits if h.key == "avoidable_category"]
+    category_hits = [
+        h for h in hits if h.key == "avoidable_category" and not h.label.startswith(_SIGNAL)
+    ]
+    # Signals give a category only together ("I rang last week" + "it's still not sorted"),
+    # each found in a turn that category counts.
+    for category_id, combos in packs.together.items():
+        rule = packs.rules["avoidable_category", category_id]
+        signal_hits = [
+            h
+            for h in hits
+            if h.key == "avoidable_category"
+            and h.label.startswith(_SIGNAL)
+            and _eligible(rule, h.turn, speakers)
+        ]
+        found_signals = {h.label for h in signal_hits}
+        for combo in combos:
+            if set(combo) <= found_signals:
+                category_hits += [
+                    dataclasses.replace(h, label=category_id, rule=f"together:{h.rule}")
+                    for h in signal_hits
+                    if h.label in combo
+                ]
     # A call put through elsewhere after reaching a team (the greeting names it) that is not
     # the service the caller needed was routed wrongly, whatever the caller says.
     greeting_reasons = {h.label for h in greeting_hits}

@@ -256,6 +256,80 @@ def test_each_avoidable_category(nlp, category, said):  # type: ignore[no-untype
     assert tags.avoidable
 
 
+# Phrasings no pattern names word for word: the categories come from the signals beneath them
+# (an earlier contact + not fixed, a request made + no word yet, a no-show, confusion...).
+UNSEEN_CATEGORY_CALLS = [
+    (
+        "service_failure",
+        "hiya the bin men never emptied our brown bin the whole close got done but us",
+    ),
+    (
+        "repeat_contact",
+        "I spoke to a lady on Thursday who changed my payment date, but it's still come out on the first.",
+    ),
+    (
+        "progress_chasing",
+        "i sent off the form for free school meals a month ago and ive heard nothing",
+    ),
+    ("clarification", "I've had a reminder and I haven't the foggiest what it's for."),
+    (
+        "wrong_routing",
+        "the switchboard put me through to housing and they said its nothing to do with them",
+    ),
+    ("self_serve_available", "is it a blue bin week or a black bin week"),
+]
+
+
+@pytest.mark.parametrize(("category", "said"), UNSEEN_CATEGORY_CALLS)
+def test_each_avoidable_category_in_unseen_words(nlp, category, said):  # type: ignore[no-untyped-def]
+    tags = tag(nlp, "A: hello kelsford council its sam", f"C: {said}")
+    assert tags.avoidable_category == category
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # ringing again, but about a new matter: the earlier contact fixed what it was for
+        "Sorry, I'm ringing again, different thing: the street light outside number 4 flickers.",
+        "i rang you last month about my boiler and that got sorted fine now the kitchen tap leaks",
+        # a neighbour's nuisance that has gone on for weeks is a new report, not a council failure
+        "the people next door have had parties every weekend for months its still going on",
+        # the caller missed something: not the council's failure
+        "we missed the appointment with the social worker yesterday can we rearrange it",
+        # someone outside the council sent them here: the right place, not wrong routing
+        "I've come home from hospital and the nurse told me to ring you about a grab rail.",
+    ],
+)
+def test_value_demand_that_sounds_avoidable_is_not(nlp, said):  # type: ignore[no-untyped-def]
+    tags = tag(nlp, "A: Good morning, Kelsford Council, Sam speaking.", f"C: {said}")
+    assert not tags.avoidable and tags.avoidable_category is None
+
+
+def test_signals_give_a_category_only_together(nlp):  # type: ignore[no-untyped-def]
+    opening = "A: Good morning, Kelsford Council, Sam speaking."
+    assert tag(nlp, opening, "C: I rang on Friday about my old flat.").avoidable is False
+    assert tag(nlp, opening, "C: I've had another bill for my old flat.").avoidable is False
+    tags = tag(nlp, opening, "C: I rang on Friday about my old flat. I've had another bill for it.")
+    assert tags.avoidable_category == "repeat_contact"
+    evidence = [e for e in tags.evidence if e.tag == "avoidable_category:repeat_contact"]
+    assert {e.rule.split(":", 1)[0] for e in evidence} == {"together"}
+
+
+def test_why_the_call_happened_is_in_the_callers_first_turns(nlp):  # type: ignore[no-untyped-def]
+    tags = tag(
+        nlp,
+        "A: Good morning, Kelsford Council, Sam speaking.",
+        "C: I'd like to book a bulky waste collection for a sofa.",
+        "A: Can I take your name and address?",
+        "C: Jo Bloggs, 4 Elm Road.",
+        "A: Thanks. Tuesday all right?",
+        "C: Yes please.",
+        "A: It's booked. Anything else?",
+        "C: No. Mind you last time nobody turned up.",
+    )
+    assert not tags.avoidable
+
+
 def test_a_new_request_is_not_avoidable(nlp):  # type: ignore[no-untyped-def]
     tags = tag(
         nlp,
@@ -550,6 +624,12 @@ def test_a_council_changes_a_definition_by_editing_yaml(packs):  # type: ignore[
 
     _edit(packs / "taxonomy.yaml", add)
     assert tag(load_pipeline(packs), *said).primary_reason == "environmental_health"
+
+
+def test_together_naming_an_unknown_signal_is_a_rule_pack_error(packs):  # type: ignore[no-untyped-def]
+    _edit(packs / "avoidable.yaml", lambda d: d["categories"][0].update(together=[["nope", "nah"]]))
+    with pytest.raises(RulePackError, match=r"avoidable\.yaml.*together"):
+        load_pipeline(packs)
 
 
 def test_every_category_has_a_one_line_definition():  # type: ignore[no-untyped-def]
