@@ -80,7 +80,7 @@ class AudioMetrics:
     `talk_ratio_agent` is the agent's share of all talk time and `overtalk_s` the time both
     channels speak at once; both are None for mono recordings, which cannot tell who speaks.
     `silence_ratio` is the share of the recording where nobody speaks; `longest_silence_s` the
-    longest gap between two stretches of speech (dead air), or the whole file if nobody speaks.
+    longest stretch with nobody speaking (dead air, a long hold), the whole file if nobody does.
     """
 
     duration_s: float
@@ -255,8 +255,8 @@ def measure(
         overtalk = round(_total(_intersect(_union(agent), _union(caller))), 2)
     spoken = _total(union)
     silence_ratio = 1.0 - spoken / duration_s if duration_s > 0 else 1.0
-    gaps = [b[0] - a[1] for a, b in itertools.pairwise(union)]
-    longest = max(gaps, default=0.0) if union else duration_s
+    edges = [(0.0, 0.0), *union, (duration_s, duration_s)]
+    longest = max(b[0] - a[1] for a, b in itertools.pairwise(edges))
     return AudioMetrics(
         duration_s=round(duration_s, 2),
         talk_ratio_agent=talk_ratio,

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 import pyarrow as pa
@@ -116,11 +117,14 @@ def read_call_log(
     if not path.is_file():
         raise CallLogError(f"{path}: call log not found. Give the path of a CSV or Parquet export.")
     if path.suffix.lower() in (".parquet", ".pq"):
-        table, physical, skipped = _read_parquet(path), None, []
+        tables, physical, skipped = [_read_parquet(path)], None, []
     else:
         table, physical, skipped = _read_csv(path)
-    log = _validate(table, physical, str(path), caller_hash_key, timezone, default_layout, skipped)
-    return log
+        tables = [table]
+        del table
+    return _validate(
+        tables, physical, str(path), caller_hash_key, timezone, default_layout, skipped
+    )
 
 
 def calls_from_filenames(
@@ -176,7 +180,7 @@ def calls_from_filenames(
             "Check the pattern against one file name."
         )
     table = pa.table({c: pa.array(v, pa.string()) for c, v in rows.items()})
-    return _validate(table, None, str(folder), caller_hash_key, timezone, default_layout)
+    return _validate([table], None, str(folder), caller_hash_key, timezone, default_layout)
 
 
 def hash_caller_numbers(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.DictionaryArray:
@@ -187,9 +191,17 @@ def hash_caller_numbers(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.D
     distinct = pc.unique(numbers).drop_null()
     e164 = _normalise_numbers(distinct)
     unique = pc.unique(e164).drop_null()
-    # hmac.digest is the one-shot C implementation: ~1 us a number, for a million callers.
-    digests = pa.array(
-        [hmac.digest(key, n.encode(), "sha256").hex() for n in unique.to_pylist()], pa.string()
+    # hmac.digest is the one-shot C implementation: ~1 us a number. Hashing in slices keeps
+    # the Python strings of millions of callers from all being alive at once.
+    digests = pa.concat_arrays(
+        [
+            pa.array(
+                [hmac.digest(key, n.encode(), "sha256").hex() for n in part.to_pylist()],
+                pa.string(),
+            )
+            for part in _slices(unique, 200_000)
+        ]
+        or [pa.array([], pa.string())]
     )
     per_distinct = pc.index_in(e164, value_set=unique)
     indices = pc.take(per_distinct, pc.index_in(numbers, value_set=distinct))
@@ -313,7 +325,7 @@ def _column_key(name: str) -> str:
 
 
 def _validate(
-    table: pa.Table,
+    tables: list[pa.Table],
     physical_rows: list[int] | None,
     source: str,
     key: bytes,
@@ -321,6 +333,11 @@ def _validate(
     default_layout: str,
     skipped: list[RejectedRow] | None = None,
 ) -> CallLog:
+    # `tables` holds the only reference to the raw table: taking it out lets each raw column be
+    # freed once validated, which is what keeps a 10-million-row log within memory.
+    table = tables.pop()
+    n = table.num_rows
+    found = table.column_names
     renamed: dict[str, pa.ChunkedArray] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         column_key = _column_key(name)
@@ -328,12 +345,12 @@ def _validate(
             renamed[column_key] = column
     missing = [c for c in REQUIRED_COLUMNS if c not in renamed]
     if missing:
-        shown = ", ".join(repr(n) for n in table.column_names[:12]) or "none"
+        shown = ", ".join(repr(name) for name in found[:12]) or "none"
         raise CallLogError(
             f"{source}: missing required column(s) {', '.join(missing)}. Found: {shown}. "
             f"The call log needs {', '.join(REQUIRED_COLUMNS)} (see README, 'Call log columns')."
         )
-    n = table.num_rows
+    del table
     if n == 0 and skipped:
         detail = "; ".join(str(r) for r in skipped[:5])
         raise CallLogError(
@@ -400,27 +417,38 @@ def _validate(
     )
 
     reason = _first_reason(reasons, n)
+    rejected = [*(skipped or []), *_rejections(call_id, rows, reason)]
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "call_id": call_id,
+        "started_at": started_utc,
+        "duration_s": duration,
+        "agent_id": agent_id,
+        "team": text("team"),
+        "queue": queue,
+        "caller_hash": hash_caller_numbers(text("caller_number"), key),
+        "direction": direction,
+        "recording": recording,
+        "channel_layout": layout,
+        "row": rows,
+    }
+    # Checking uniqueness in Arrow first spares pandas hashing ten million Python strings.
+    has_duplicates = pc.count_distinct(call_id).as_py() < n
+    del call_id, started_utc, duration, agent_id, queue, direction, recording, layout
+    renamed.clear()
     good = pc.is_null(reason)
     frame = pd.DataFrame(
         {
-            "call_id": _as_string(call_id),
-            "started_at": _as_series(started_utc).astype("datetime64[ns, UTC]"),
-            "duration_s": _as_series(duration).astype("float64"),
-            "agent_id": _as_string(agent_id),
-            "team": _as_string(text("team")),
-            "queue": _as_string(queue),
-            "caller_hash": _as_categorical(hash_caller_numbers(text("caller_number"), key)),
-            "direction": _as_string(direction),
-            "recording": _as_string(recording),
-            "channel_layout": _as_string(layout),
-            "row": _as_series(rows).astype("int64"),
+            # One column at a time, so a large log never holds two filtered copies of itself.
+            name: _as_column(pc.filter(columns.pop(name), good) if rejected else columns.pop(name))
+            for name in list(columns)
         }
     )
-    rejected = [*(skipped or []), *_rejections(frame, reason)]
-    if rejected:
-        frame = frame[_as_series(good).astype(bool).to_numpy()].reset_index(drop=True)
 
-    duplicate = frame["call_id"].duplicated(keep="first").to_numpy()
+    duplicate = (
+        frame["call_id"].duplicated(keep="first").to_numpy()
+        if has_duplicates
+        else np.zeros(len(frame), dtype=bool)
+    )
     if duplicate.any():
         first_rows = frame[~duplicate].set_index("call_id")["row"]
         for row, cid in zip(frame["row"][duplicate], frame["call_id"][duplicate], strict=True):
@@ -434,9 +462,9 @@ def _validate(
         raise CallLogError(
             f"{source}: no usable rows ({len(rejected)} rejected). First problems: {detail}"
         )
-    local = frame["started_at"].dt.tz_convert(timezone)
-    days = local.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
-    frame.insert(2, "call_date", pd.Series(pa.array(days, pa.date32()), dtype=_DATE))
+    started = pa.array(frame["started_at"].to_numpy(), pa.timestamp("ns", tz=timezone))
+    days = pc.local_timestamp(started).cast(pa.date32())
+    frame.insert(2, "call_date", pd.Series(days, dtype=_DATE))
     # Arrow keeps freed buffers for reuse; a 10-million-row log would otherwise hold gigabytes.
     pa.default_memory_pool().release_unused()
     return CallLog(calls=frame, rejected=rejected, source=source)
@@ -577,10 +605,16 @@ def _parse_number(text: str) -> str | None:
 def _map_values(
     values: pa.ChunkedArray | pa.Array, aliases: dict[str, str], *, default: str
 ) -> pa.Array:
+    """Each value's canonical form, dictionary-encoded; `default` for empty, null if unknown."""
+    targets = sorted(set(aliases.values()))
+    code = {target: i for i, target in enumerate(targets)}
     keys = pa.array(list(aliases))
-    targets = pa.array(list(aliases.values()))
-    mapped = pc.take(targets, pc.index_in(values, value_set=keys))
-    return pc.if_else(pc.is_null(values), pa.scalar(default), mapped)
+    codes = pa.array([code[a] for a in aliases.values()], pa.int32())
+    indices = pc.take(codes, pc.index_in(values, value_set=keys))
+    indices = pc.if_else(pc.is_null(values), pa.scalar(code[default], pa.int32()), indices)
+    if isinstance(indices, pa.ChunkedArray):
+        indices = indices.combine_chunks()
+    return pa.DictionaryArray.from_arrays(indices, pa.array(targets, pa.string()))
 
 
 def _quoted(
@@ -610,17 +644,32 @@ def _first_reason(reasons: list[pa.Array], n: int) -> pa.Array:
     return combined
 
 
-def _rejections(frame: pd.DataFrame, reason: pa.Array) -> list[RejectedRow]:
-    bad = pc.indices_nonzero(pc.invert(pc.is_null(reason))).to_numpy()
+def _rejections(
+    call_id: pa.Array | pa.ChunkedArray, rows: pa.Array, reason: pa.Array
+) -> list[RejectedRow]:
+    bad = pc.indices_nonzero(pc.invert(pc.is_null(reason)))
     if len(bad) == 0:
         return []
-    texts = pc.take(reason, pa.array(bad)).to_pylist()
-    rows = frame["row"].to_numpy()[bad]
-    ids = frame["call_id"].iloc[bad].tolist()
+    texts = pc.take(reason, bad).to_pylist()
+    numbers = pc.take(rows, bad).to_pylist()
+    ids = pc.take(call_id, bad).to_pylist()
     return [
-        RejectedRow(int(r), None if pd.isna(c) else str(c)[:80], t)
-        for r, c, t in zip(rows, ids, texts, strict=True)
+        RejectedRow(int(r), None if c is None else str(c)[:80], t)
+        for r, c, t in zip(numbers, ids, texts, strict=True)
     ]
+
+
+def _as_column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """A pandas column over the Arrow data: strings stay in Arrow, hashes categorical."""
+    if pa.types.is_dictionary(values.type):
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        return _as_categorical(values)
+    if pa.types.is_string(values.type):
+        return _as_string(values)
+    if pa.types.is_timestamp(values.type):
+        return _as_series(values).astype("datetime64[ns, UTC]")
+    return _as_series(values)
 
 
 def _as_series(values: pa.ChunkedArray | pa.Array | pd.Series) -> pd.Series:
@@ -633,6 +682,10 @@ def _as_series(values: pa.ChunkedArray | pa.Array | pd.Series) -> pd.Series:
 
 def _as_string(values: pa.ChunkedArray | pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(_as_chunked(values)), dtype=_STRING)
+
+
+def _slices(values: pa.Array, size: int) -> list[pa.Array]:
+    return [values.slice(start, size) for start in range(0, len(values), size)]
 
 
 def _as_categorical(values: pa.DictionaryArray) -> pd.Series:

@@ -176,33 +176,22 @@ def transcribe(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
 ) -> None:
     """Transcribe recordings into speaker turns."""
-    from pipeline.transcribe import load_model, transcribe_call
+    from pipeline.transcribe import format_transcript, transcribe_files
 
     settings = _settings(channel_layout=layout)
-    model = load_model(
-        settings.whisper_model, compute_type=settings.compute_type, cpu_threads=settings.cpu_threads
+    transcripts = transcribe_files(
+        files,
+        layout=settings.channel_layout,
+        model=settings.whisper_model,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        low_confidence=settings.low_confidence,
     )
-    for file in files:
-        transcript = transcribe_call(
-            file,
-            layout=settings.channel_layout,
-            model=model,
-            low_confidence=settings.low_confidence,
-        )
+    for transcript in transcripts:
         if as_json:
-            out.print_json(json.dumps(transcript.to_json()))
-            continue
-        out.print(
-            f"[bold]{file}[/] {transcript.status} {transcript.duration_s:.1f}s", highlight=False
-        )
-        if transcript.reason:
-            out.print(f"  {transcript.reason}", highlight=False)
-        for turn in transcript.turns:
-            out.print(
-                f"  [{turn.start_s:7.1f}] {turn.speaker:>7}: {turn.text}",
-                highlight=False,
-                markup=False,
-            )
+            sys.stdout.write(json.dumps(transcript.to_json()) + "\n")
+        else:
+            out.print(format_transcript(transcript), markup=False, highlight=False)
 
 
 @app.command()

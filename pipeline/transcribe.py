@@ -70,6 +70,8 @@ LAYOUTS = ("agent_left", "agent_right", "mono")
 Speaker = Literal["agent", "caller", "unknown"]
 Status = Literal["ok", "no_speech", "unreadable"]
 
+#: What each model `load_model` made was loaded from, for the cache key and `Transcript.model`.
+_MODEL_NAMES: dict[int, str] = {}
 #: Bump when a change to this module changes what a cached transcript would contain.
 _CACHE_VERSION = 1
 #: Where the vocabulary for the decoding prompt lives when no models_dir is given.
@@ -185,8 +187,8 @@ class TranscribeOptions:
     - `pause_s`: a gap between words this long ends a fragment (a possible turn change).
     - `merge_gap_s`: consecutive fragments of one speaker closer than this form one turn.
     - `use_vocabulary`: prompt Whisper with the council's vocabulary (models/).
-    - `min_word_probability`: fragments whose mean word probability is below this are dropped
-      as hallucinations (tiny.en's made-up text in noise scores far below real speech).
+    - `min_word_probability`: fragments whose geometric-mean word probability is below this
+      are dropped as hallucinations (tiny.en's made-up text in noise scores far below speech).
     """
 
     beam_size: int = 3
@@ -245,13 +247,15 @@ def load_model(
     """
     path = resolve_model_path(model)
     threads = cpu_threads or len(os.sched_getaffinity(0))
-    return WhisperModel(
+    whisper = WhisperModel(
         str(path),
         device="cpu",
         compute_type=compute_type,
         cpu_threads=threads,
         local_files_only=True,
     )
+    _MODEL_NAMES[id(whisper)] = model if model == DEFAULT_MODEL else str(path.resolve())
+    return whisper
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -322,7 +326,7 @@ def transcribe_call(
     path: Path,
     *,
     layout: str = "agent_left",
-    model: str = DEFAULT_MODEL,
+    model: str | WhisperModel = DEFAULT_MODEL,
     compute_type: str = "int8",
     cpu_threads: int = 0,
     cache_dir: Path | None = None,
@@ -334,8 +338,10 @@ def transcribe_call(
 
     `layout` says which stereo channel is the agent (`agent_left`, `agent_right`) or that the
     recording is `mono`; a one-channel file is treated as mono whatever the layout says.
+    `model` is a name for `load_model` (`tiny.en` or a model folder) or a model it returned.
     With `cache_dir`, a transcript is stored under a key of (audio bytes, model, layout,
-    options, vocabulary) and returned from there on a re-run (`cached=True`).
+    options, vocabulary) and returned from there on a re-run (`cached=True`); a model object
+    that `load_model` did not make has no name to key by, so it is never cached.
 
     A file that cannot be read or decoded gives `status="unreadable"` with the reason; a file
     without speech gives `status="no_speech"`. Raises only for caller errors: an unknown
@@ -345,7 +351,13 @@ def transcribe_call(
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     path = Path(path)
     options = options or TranscribeOptions()
-    model_id = model if model == DEFAULT_MODEL else str(Path(model).expanduser().resolve())
+    if isinstance(model, WhisperModel):
+        model_id = _MODEL_NAMES.get(id(model), "")
+        if not model_id:
+            cache_dir = None
+            model_id = "unnamed WhisperModel"
+    else:
+        model_id = model if model == DEFAULT_MODEL else str(Path(model).expanduser().resolve())
     try:
         sha = file_sha256(path)
     except OSError as exc:
@@ -360,7 +372,11 @@ def transcribe_call(
         audio = decode_channels(path)
     except AudioError as exc:
         return _failed(path, layout, model_id, sha, str(exc))
-    whisper = load_model(model, compute_type=compute_type, cpu_threads=cpu_threads)
+    whisper = (
+        model
+        if isinstance(model, WhisperModel)
+        else load_model(model, compute_type=compute_type, cpu_threads=cpu_threads)
+    )
     transcript = _transcribe_decoded(
         audio.channels, str(path), layout, whisper, model_id, sha, options, prompt, low_confidence
     )
@@ -503,7 +519,7 @@ def _transcribe_decoded(
     if not any(by_channel):
         talk = sum(e - s for r in regions for s, e in r)
         return result(
-            "no_speech", f"{talk:.0f} s of sound like speech, but nothing intelligible", []
+            "no_speech", f"{talk:.1f} s of sound like speech, but nothing intelligible", []
         )
     if layout == "mono":
         turns = _mono_turns(by_channel[0], options.merge_gap_s)
@@ -750,8 +766,10 @@ def _plausible(fragment: list[Word], min_probability: float, prompt: str | None)
     text = " ".join(_norm(w.text) for w in fragment).strip()
     if not text or text in _HALLUCINATIONS:
         return False
-    mean = sum(w.probability for w in fragment) / len(fragment)
-    if mean < min_probability:
+    # Geometric mean: one near-impossible word sinks a short fragment ("Thank you." made up
+    # from hold music scores 0.004 and 0.97) but barely moves a long, real one.
+    log_mean = sum(math.log(max(w.probability, 1e-6)) for w in fragment) / len(fragment)
+    if math.exp(log_mean) < min_probability:
         return False
     # tiny.en sometimes recites its prompt over noise. Eight words straight out of it is a
     # recital: a caller may say "council tax single person discount", not a list of terms.
