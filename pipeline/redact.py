@@ -126,6 +126,11 @@ _CUED = 0.85
 _NEEDS_CUE = 0.3
 _THRESHOLD = 0.5
 _CUE_KEY = "callqa_cues"
+# A previous turn this short (words and punctuation) is a piece of an answer, not a question.
+_FRAGMENT_TOKENS = 4
+# A whole answer to "can I take your name?" this short is the name, however it was heard.
+_MISHEARD_NAME_WORDS = 3
+_QUESTION_WORDS = frozenset({"what", "which", "who", "whose", "where", "when", "why", "how"})
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*|[@.,/\-+()_&£$%:;?!]")
 _JOINERS = frozenset({"-", ",", "(", ")", "/", "+", "_"})
@@ -133,6 +138,8 @@ _POSTCODE_RE = re.compile(
     r"^(?:[A-PR-UWYZ][0-9][0-9A-HJKPSTUW]?|[A-PR-UWYZ][A-HK-Y][0-9][0-9ABEHMNPRVWXY]?)"
     r"[0-9][ABD-HJLNP-UW-Z]{2}$"
 )
+# A postcode half-heard: "HW3 ARD" (8 heard as A), "HWA 6GA", "HW1"; redacted after a cue only.
+_POSTCODE_PART_RE = re.compile(r"^(?:[A-Z]{1,3}[0-9]{1,3}[A-Z0-9]{0,3}|[0-9][A-Z]{2})$")
 _NINO_RE = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}([A-D]?)$")
 _NINO_SHAPE_RE = re.compile(r"^[A-Z]{2}[0-9]{6}[A-D]$")
 _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
@@ -175,6 +182,8 @@ class _Rules:
     not_letters: frozenset[str]
     fillers: frozenset[str]
     email_words: Mapping[str, str]
+    misheard_digits: Mapping[str, str]
+    misheard_doubles: frozenset[str]
     non_personal_phone_prefixes: tuple[str, ...]
     cue_window: int
     fuzzy_score: int
@@ -239,6 +248,8 @@ def _load_rules(path: Path) -> _Rules:
         not_letters=words("not_letters"),
         fillers=words("fillers"),
         email_words={str(k): str(v) for k, v in get("email_words", dict).items()},
+        misheard_digits={str(k).lower(): str(v) for k, v in get("misheard_digits", dict).items()},
+        misheard_doubles=words("misheard_doubles"),
         non_personal_phone_prefixes=tuple(str(p) for p in get("non_personal_phone_prefixes", list)),
         cue_window=int(get("cue_window_tokens", int)),
         fuzzy_score=int(get("fuzzy_cue_score", int)),
@@ -404,7 +415,7 @@ def _tokenise(text: str, rules: _Rules) -> _Turn:
             unit = _Unit(i, i + 1, tok.start, tok.end, low.upper(), "letter")
         elif low in rules.letter_names:
             unit = _Unit(i, i + 1, tok.start, tok.end, rules.letter_names[low], "letter")
-        elif low.isalnum() and not low.isalpha() and not _ORDINAL_DIGITS_RE.match(low):
+        elif low.isalnum() and not low.isalpha() and not _ordinal(tok):
             unit = _Unit(i, i + 1, tok.start, tok.end, low.upper(), "alnum")
         elif (
             low.isalpha() and len(low) <= 3 and (tok.text.isupper() or low not in rules.not_letters)
@@ -433,7 +444,7 @@ def _runs(turn: _Turn, rules: _Rules) -> list[list[_Unit]]:
             current.append(unit)
             i = unit.last
             continue
-        if toks[i].low in _JOINERS or toks[i].low in rules.fillers:
+        if toks[i].low in _JOINERS or toks[i].low in rules.fillers or _letter_dot(toks, i):
             i += 1
             continue
         if current:
@@ -449,6 +460,46 @@ def _runs(turn: _Turn, rules: _Rules) -> list[list[_Unit]]:
         for run in runs
         if any(u.kind in ("num", "alnum") for u in run) or sum(u.kind == "letter" for u in run) >= 3
     ]
+
+
+def _ordinal(tok: _Tok) -> bool:
+    """ "21st", "4th"; not the inward code "4ST" (capitals, and 4 is "4th")."""
+    m = _ORDINAL_DIGITS_RE.match(tok.low)
+    if m is None or tok.text.isupper():
+        return False
+    n = int(m.group(1))
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return m.group(2) == suffix
+
+
+def _letter_dot(toks: list[_Tok], i: int) -> bool:
+    """A full stop inside a code: glued to a spelled letter (Whisper writes "h w four seven q z"
+    as "H .W. 4, 7, Q .Z." and "five L T" as "5L. T.") or between digits ("12.3.61"). A
+    sentence's full stop ends a code."""
+    if toks[i].low != ".":
+        return False
+    before = toks[i - 1] if i > 0 else None
+    after = toks[i + 1] if i + 1 < len(toks) else None
+    if (
+        before is not None
+        and after is not None
+        and before.end == toks[i].start == after.start - 1
+        and before.low.isdigit()
+        and after.low.isdigit()
+    ):
+        return True  # "12.3.1961"
+    return (
+        before is not None
+        and before.end == toks[i].start
+        and len(before.low) <= 3
+        and before.low[-1:].isalpha()
+        and (len(before.low) == 1 or not before.low.isalpha())
+    ) or (
+        after is not None
+        and after.start == toks[i].end
+        and len(after.low) == 1
+        and after.low.isalpha()
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -512,6 +563,48 @@ def _reference_shape(s: str) -> bool:
     """Council account, booking, claim and case references: mostly digits, maybe letters."""
     digits = sum(c.isdigit() for c in s)
     return 5 <= len(s) <= 16 and (digits >= 4 or (digits >= 2 and len(s) >= 6))
+
+
+def _postcode_part(s: str) -> bool:
+    """Half a postcode or a misheard one ("HW3", "6GA", "HW3ARD"): letters and 1-3 digits."""
+    return (
+        2 <= len(s) <= 8
+        and bool(_POSTCODE_PART_RE.match(s))
+        and sum(c.isdigit() for c in s) <= 3
+        and not s.isdigit()
+    )
+
+
+def _phone_part(s: str) -> bool:
+    """Part of a UK number (misheard or cut short), a phone number after a phone cue only."""
+    return s.isdigit() and s.startswith("0") and 7 <= len(s) <= 12
+
+
+def _split_date(parts: Sequence[str]) -> bool:
+    """Day, month and year said or written apart: "12/3/61", "12 3 1961"."""
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return False
+    day, month, year = parts
+    if len(day) > 2 or len(month) > 2 or len(year) not in (2, 4):
+        return False
+    if len(year) == 4 and not 1900 <= int(year) <= 2030:
+        return False
+    return _valid_date(int(day), int(month), int(year) if len(year) == 4 else None)
+
+
+def _misheard_number(s: str, rules: _Rules) -> str:
+    """Digits Whisper wrote as letters: "oh" as L, "double" as W ("L77 W0 9W0" -> "07700900")."""
+    out = []
+    k = 0
+    while k < len(s):
+        c = s[k].lower()
+        if c in rules.misheard_doubles and k + 1 < len(s) and s[k + 1].isdigit():
+            out.append(s[k + 1] * 2)
+            k += 2
+            continue
+        out.append(rules.misheard_digits.get(c, s[k]))
+        k += 1
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,10 +689,15 @@ def _is_amount(turn: _Turn, first: int, last: int) -> bool:
     return before in ("£", "$") or after in _AMOUNT_AFTER
 
 
+# A code that is not a valid postcode is one after these cues: "and the postcode?" "HW3, A-R-D".
+_POSTCODE_CUES = (("postcode", "POSTCODE"), ("address", "POSTCODE"))
+
+
 def _structured(turn: _Turn, rules: _Rules) -> list[_Cand]:
     out: list[_Cand] = []
     out.extend(_emails(turn, rules))
     taken = [(c.start, c.end) for c in out]
+    out.extend(_dotted_emails(turn, rules, taken))
     for run in turn.runs:
         out.extend(_run_candidates(turn, rules, run, taken))
     out.extend(_word_dates(turn, rules))
@@ -655,6 +753,8 @@ def _run_candidates(
 
     def phone(i: int, j: int, s: str) -> _Cand | bool | None:
         kind = _phone(s, rules)
+        if not kind and not s.isdigit() and sum(c.isdigit() for c in s) >= 7:
+            kind = _phone(_misheard_number(s, rules), rules)
         if kind == "personal":
             return sure("PHONE_NUMBER")(i, j)
         return kind == "service"  # claimed, not redacted: the council's own lines
@@ -680,7 +780,7 @@ def _run_candidates(
         if not s.isdigit() or _is_amount(turn, run[i].first, run[j - 1].last):
             return None
         cues: tuple[tuple[str, str], ...] = ()
-        if _digit_date(s):
+        if _digit_date(s) or _split_date(values[i:j]):
             cues += (("date_of_birth", "DATE_OF_BIRTH"),)
         if len(s) == 6:
             cues += (("bank", "BANK_ACCOUNT"),)
@@ -690,9 +790,18 @@ def _run_candidates(
             cues += (("card_extra", "PAYMENT_CARD"),)
         if _reference_shape(s):
             cues += (("reference", "ACCOUNT_REFERENCE"),)
+        if _phone_part(s):
+            cues += (("phone", "PHONE_NUMBER"),)
         if not cues:
             return None
         return _cued(turn, rules, run[i].first, *span(i, j), cues)
+
+    def postcode_part(i: int, j: int, s: str) -> _Cand | None:
+        if not _postcode_part(s) or _is_amount(turn, run[i].first, run[j - 1].last):
+            return None
+        if any(u.kind == "letters?" and not turn.text[u.start : u.end].isupper() for u in run[i:j]):
+            return None  # "Ravi Air 22 Tanner's Lane": a word, not the letters of a postcode
+        return _cued(turn, rules, run[i].first, *span(i, j), _POSTCODE_CUES)
 
     def reference(i: int, j: int, s: str) -> _Cand | None:
         if turn.text[run[i].start : run[i].end] in ("a", "i"):
@@ -703,7 +812,12 @@ def _run_candidates(
             or _is_amount(turn, run[i].first, run[j - 1].last)
         ):
             return None
-        return _cued(turn, rules, run[i].first, *span(i, j), (("reference", "ACCOUNT_REFERENCE"),))
+        cues: tuple[tuple[str, str], ...] = (("reference", "ACCOUNT_REFERENCE"),)
+        if _postcode_part(s):  # "HWH 16D" after "and your postcode?" is a misheard postcode
+            cues = _POSTCODE_CUES[:1] + cues + _POSTCODE_CUES[1:]
+        if _phone_part(_misheard_number(s, rules)):  # "L2O, 79460": 020 7946 0, cut short
+            cues += (("phone", "PHONE_NUMBER"),)
+        return _cued(turn, rules, run[i].first, *span(i, j), cues)
 
     scan(card, 19)
     scan(phone, 14)
@@ -711,6 +825,7 @@ def _run_candidates(
     scan(postcode, 7)
     scan(reference, 16)
     scan(numbers, 19)
+    scan(postcode_part, 8)
     return out
 
 
@@ -771,6 +886,35 @@ def _emails(turn: _Turn, rules: _Rules) -> list[_Cand]:
         if local_first < 0:
             continue
         out.append(_Cand("EMAIL", toks[local_first].start, toks[last].end, _SURE))
+    return out
+
+
+def _dotted_emails(turn: _Turn, rules: _Rules, taken: list[tuple[int, int]]) -> list[_Cand]:
+    """An address whose "at" was misheard: "Marcus .readedexamples .com" (marcus.reid at
+    examples.com). A dotted name with a local part before the domain, after an e-mail cue.
+    Not claimed before the codes: it only stands if its cue turns up."""
+    toks = turn.toks
+    out: list[_Cand] = []
+    k = 0
+    while k < len(toks):
+        parts = [k] if toks[k].low.isalnum() else []
+        j = k + 1
+        while parts and j + 1 < len(toks):
+            sep, part = toks[j], toks[j + 1]
+            glued = sep.low == "." and sep.end == part.start  # ".com", not "fail. H"
+            if (glued or rules.email_words.get(sep.low) == ".") and part.low.isalnum():
+                parts.append(j + 1)
+                j += 2
+            else:
+                break
+        if len(parts) < 3 or any(s <= toks[k].start < e for s, e in taken):
+            k = j if parts else k + 1
+            continue
+        extracted = _OFFLINE_TLD(".".join(toks[p].low for p in parts))
+        if extracted.suffix and extracted.domain and extracted.subdomain not in ("", "www"):
+            cues = (("email", "EMAIL"),)
+            out.append(_cued(turn, rules, k, toks[k].start, toks[parts[-1]].end, cues))
+        k = j
     return out
 
 
@@ -1066,6 +1210,18 @@ _OPENERS = frozenset(
 )
 
 
+def _capitalised_word(tok: _Tok, rules: _Rules) -> bool:
+    return (
+        tok.text[:1].isupper()
+        and tok.text[1:2].islower()
+        and tok.low.isalpha()
+        and tok.low not in STOP_WORDS
+        and tok.low not in rules.months
+        and tok.low not in rules.street_suffixes
+        and tok.low not in rules.org_words
+    )
+
+
 def _answer_start(turn: _Turn) -> int:
     i = 0
     while i < len(turn.toks) and i < 6 and turn.toks[i].low in _OPENERS:
@@ -1078,11 +1234,28 @@ def _answer_name(turn: _Turn, rules: _Rules) -> list[_Cand]:
     asked for a name."""
     toks = turn.toks
     i = j = _answer_start(turn)
-    while j < len(toks) and j - i < 3 and _name_like(toks[j], rules):
+    # Whisper capitalises the names it hears, even as words: "It's Irish Campbell" (Iris)
+    while (
+        j < len(toks)
+        and j - i < 3
+        and (_name_like(toks[j], rules) or (j > 0 and _capitalised_word(toks[j], rules)))
+    ):
         j += 1
-    if j == i or (j < len(toks) and toks[j].low in rules.street_suffixes):
-        return []
     cues = (("name", "PERSON_NAME"),)
+    if (
+        j == i
+        or (j < len(toks) and toks[j].low in rules.street_suffixes)
+        or not any(_name_like(t, rules) for t in toks[i:j])
+    ):
+        # A short answer of plain words is a name misheard as words: "never fair whether"
+        rest = [t for t in toks[i:] if t.low not in (".", ",", "?", "!")]
+        if (
+            1 <= len(rest) <= _MISHEARD_NAME_WORDS
+            and all(t.low.isalpha() and t.low not in _QUESTION_WORDS for t in rest)
+            and any(t.low not in rules.not_names for t in rest)
+        ):
+            return [_Cand("PERSON_NAME", rest[0].start, rest[-1].end, _NEEDS_CUE, cues)]
+        return []
     return [_Cand("PERSON_NAME", toks[i].start, toks[j - 1].end, _NEEDS_CUE, cues)]
 
 
@@ -1090,6 +1263,8 @@ def _house_number(turn: _Turn, rules: _Rules, i: int) -> int | None:
     """End token of a house or flat number at token i ("42", "forty two", "12a", "12 b")."""
     toks = turn.toks
     unit = turn.units[i] if i < len(toks) else None
+    if unit is None and i < len(toks) and _ORDINAL_DIGITS_RE.match(toks[i].low):
+        return i + 1  # "56th orchard rise": Whisper's ordinal; needs a street word after it
     if unit is None:
         return None
     value = unit.value
@@ -1112,7 +1287,7 @@ def _house_number(turn: _Turn, rules: _Rules, i: int) -> int | None:
 def _street_after(turn: _Turn, rules: _Rules, i: int) -> int | None:
     """End token of "<1-3 street words> <suffix>" from token i, taking the last suffix."""
     toks = turn.toks
-    while i < len(toks) and toks[i].low == ",":
+    while i < len(toks) and toks[i].low in (",", "-"):  # Whisper's "14 -Castro Road"
         i += 1
     best = None
     j = i
@@ -1156,6 +1331,8 @@ def _address_at(turn: _Turn, rules: _Rules, i: int) -> tuple[int, bool] | None:
     end = _house_number(turn, rules, k)
     if end is not None:
         street = _street_after(turn, rules, end)
+        if street is None and turn.units[k] is None:
+            return None  # an ordinal is a date ("the 15th"), not a house, without a street
         if street is None and k > i:  # "flat 3, 12 high street": two numbers need "flat"
             nxt = end
             while nxt < len(toks) and toks[nxt].low == ",":
@@ -1264,9 +1441,15 @@ class _CueRecognizer(EntityRecognizer):  # type: ignore[misc]
         ]
         if not context or not waiting:
             return raw_recognizer_results
-        # the turn just before gives any cue; the ones before it only their topic
+        # the turn just before gives any cue; the ones before it only their topic, unless the
+        # turn just before is a fragment (Whisper splits an answer: "23rd of July," "1990.")
         found = set(_cue_kinds(context[-1], self.rules.path))
-        for older in context[:-1]:
+        asked = len(context) - 1
+        if len(context) > 1 and len(_TOKEN_RE.findall(context[-1])) <= _FRAGMENT_TOKENS:
+            # not a name question: the name is the answer's first piece ("Asher Ramen,")
+            found |= _cue_kinds(context[-2], self.rules.path) - {"name"}
+            asked -= 1
+        for older in context[:asked]:
             found |= _cue_kinds(older, self.rules.path) & self.rules.topic_cues
         for result in waiting:
             entity = _resolve(result.recognition_metadata[_CUE_KEY], found)

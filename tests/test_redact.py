@@ -134,6 +134,16 @@ FOUND = [
     ("it's for my mum, doreen patel", "", "person_name", "doreen patel"),
     ("yeah it's jordan mckenzie", "can i take your full name", "person_name", "jordan mckenzie"),
     ("Thank you Mrs Okafor.", "", "person_name", "Okafor"),
+    # speech recognition's written forms (real tiny.en output of the sample calls)
+    ("It's H .W. 4, 7, Q .Z.", "", "postcode", "H .W. 4, 7, Q .Z"),
+    ("Hw3, A -R -D.", "And your postcode?", "postcode", "Hw3, A -R -D"),
+    ("L -7 -7 -W -O, 9 -W -O, 5 -6 -1.", "", "phone_number", "L -7 -7 -W -O, 9 -W -O, 5 -6 -1"),
+    ("L77 009 00612.", "What's the best number?", "phone_number", "L77 009 00612"),
+    ("It's QQ -1234 -56C.", "and your national insurance number?", "ni_number", "QQ -1234 -56C"),
+    ("It's 12/3/61", "and your date of birth", "date_of_birth", "12/3/61"),
+    ("Marcus .readedexamples .com.", "And your email?", "email", "Marcus .readedexamples .com"),
+    ("It's Irish Campbell,", "Can I take your mum's name?", "person_name", "Irish Campbell"),
+    ("56th orchard rise, H .W. 940S.", "", "address", "56th orchard rise"),
     # address
     ("I live at 42 Acacia Avenue.", "", "address", "42 Acacia Avenue"),
     ("it's forty two acacia avenue", "", "address", "forty two acacia avenue"),
@@ -169,6 +179,10 @@ NOT_PII = [
     "I've rung three times about this and nobody came",
     "room 101 at the civic centre, second floor",
     "she's been on the waiting list since 2019",
+    "It's gone up by 4 .99 across the borough.",
+    "The 15th, please.",
+    "There's a pothole on the A1 near junction 4.",
+    "You can check it on www.harrowden.gov.uk.",
 ]
 
 
