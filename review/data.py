@@ -1,9 +1,9 @@
 """Read-only access to the nightly output: scorecards, transcripts, reports, scrutiny packs.
 
 Everything here reads the Parquet that `callqa nightly`, `scrutiny-sample` and `report`
-write (DESIGN.md, "Outputs"); nothing writes. Folder contents are cached and re-read when a
-file under them changes (checked at most every `refresh_s`), so a nightly run shows up
-without restarting the app while page views stay cheap.
+write (DESIGN.md, "Outputs"), through `pipeline.store`'s readers and schemas; nothing writes.
+Folder contents are cached and re-read when a file under them changes (checked at most every
+`refresh_s`), so a nightly run shows up without restarting the app while page views stay cheap.
 
 Files are only ever found by call id: `safe_file()` refuses any path that resolves (after
 symlinks) outside the folder it must be in.
@@ -14,14 +14,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
+
+from pipeline import store
 
 __all__ = [
     "AUDIO_TYPES",
@@ -138,14 +139,11 @@ def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(found))
 
 
-def _read_hive(folder: Path, files: Iterable[str]) -> pd.DataFrame:
-    """Read a hive-partitioned folder; the `call_date` key comes back as an ISO string."""
-    if not list(files):
-        return pd.DataFrame()
-    df = pd.read_parquet(folder)
-    if "call_date" in df.columns:
-        df["call_date"] = df["call_date"].astype(str)
-    return df.reset_index(drop=True)
+def _read_output(out_dir: Path, table: store.TableSpec) -> pd.DataFrame:
+    """A whole partitioned table; the `call_date` key comes back as an ISO string."""
+    df = store.read_table(out_dir, table)
+    df["call_date"] = df["call_date"].astype(str)
+    return df
 
 
 def _as_list(value: object) -> list[str]:
@@ -194,11 +192,16 @@ def _turns(table: pd.DataFrame) -> list[TurnRow]:
     return rows
 
 
-@lru_cache(maxsize=512)
-def _partition_turns(folder: str, call_id: str, _stamp: int) -> tuple[TurnRow, ...]:
-    """Turns of one call from one partition folder; `_stamp` (folder mtime) keys the cache."""
-    table = pq.read_table(folder, filters=[("call_id", "=", call_id)]).to_pandas()
-    return tuple(_turns(table))
+@lru_cache(maxsize=32)
+def _partition_turns(
+    out_dir: Path, table: str, day: date, _stamp: int
+) -> dict[str, tuple[TurnRow, ...]]:
+    """Every call's turns of one night's partition, by call id; `_stamp` (the partition's
+    newest mtime) keys the cache, so a re-run night is read again."""
+    frame = store.read_table(out_dir, table, start=day, end=day)
+    return {
+        str(call_id): tuple(_turns(rows)) for call_id, rows in frame.groupby("call_id", sort=False)
+    }
 
 
 class OutputStore:
@@ -232,15 +235,18 @@ class OutputStore:
             samples_dir = self.out_dir / "samples"
             sig = (_signature(cards_dir), _signature(samples_dir))
             if sig != self._sig:
-                calls = _read_hive(cards_dir, (f for f, _, _ in sig[0]))
+                calls = _read_output(self.out_dir, store.SCORECARDS) if sig[0] else pd.DataFrame()
                 if not calls.empty:
                     calls = _normalise_calls(calls)
-                    if "recording" not in calls.columns and sig[1]:
-                        samples = _read_hive(samples_dir, (f for f, _, _ in sig[1]))
-                        if {"call_id", "recording"} <= set(samples.columns):
-                            rec = samples[["call_id", "recording"]].drop_duplicates("call_id")
-                            rec = rec.assign(call_id=rec["call_id"].astype(str))
-                            calls = calls.merge(rec, on="call_id", how="left")
+                    missing = calls["recording"].isna()
+                    if missing.any() and sig[1]:
+                        # Scorecards written without the recording: the manifest has it.
+                        samples = _read_output(self.out_dir, store.SAMPLES)
+                        rec = samples.dropna(subset=["recording"]).drop_duplicates("call_id")
+                        found = calls.loc[missing, "call_id"].map(
+                            dict(zip(rec["call_id"].astype(str), rec["recording"], strict=True))
+                        )
+                        calls.loc[missing, "recording"] = found
                     calls = calls.drop_duplicates("call_id", keep="last").reset_index(drop=True)
                 self._calls = calls
                 self.version += 1
@@ -300,12 +306,17 @@ class OutputStore:
 
     def transcript(self, call_id: str, call_date: str, *, restricted: bool) -> list[TurnRow]:
         """Redacted turns, or the unredacted ones from `restricted/` (quality leads only)."""
-        kind = "restricted" if restricted else "transcripts"
-        folder = self.out_dir / kind / f"call_date={call_date}"
+        table = store.RESTRICTED if restricted else store.TRANSCRIPTS
+        try:
+            day = date.fromisoformat(call_date)
+        except ValueError:
+            return []
+        folder = self.out_dir / table.name / f"{store.PARTITION_KEY}={day.isoformat()}"
         if not folder.is_dir():
             return []
         stamp = max((p.stat().st_mtime_ns for p in folder.glob("*.parquet")), default=0)
-        return list(_partition_turns(str(folder), call_id, stamp))
+        by_call = _partition_turns(self.out_dir, table.name, day, stamp)
+        return list(by_call.get(call_id, ()))
 
     def recording(self, call_id: str) -> Path | None:
         """The call's original recording, only if it lies inside the recordings folder."""
@@ -327,7 +338,9 @@ class OutputStore:
     def estimates(self, month: str) -> pd.DataFrame:
         if month not in self.months():
             return pd.DataFrame()
-        return pd.read_parquet(self.out_dir / "reports" / month / "estimates.parquet")
+        return store.read_file(
+            self.out_dir / "reports" / month / "estimates.parquet", store.ESTIMATES
+        )
 
     def report_html(self, month: str) -> Path | None:
         if month not in self.months():
@@ -351,7 +364,13 @@ class OutputStore:
         calls: list[pd.DataFrame] = []
         turns: list[pd.DataFrame] = []
         for name, _, _ in sig[0]:
-            table = pd.read_parquet(name)
+            # `scrutiny_sample`'s own manifest has a fixed schema in pipeline/store.py; other
+            # Parquet (a hand-made pack's call rows or turns) is read as it is.
+            table = (
+                store.read_file(Path(name), store.SCRUTINY_PACK)
+                if Path(name) == folder / store.PACK_FILE
+                else pd.read_parquet(name)
+            )
             if "call_id" not in table.columns:
                 continue
             table = table.assign(call_id=table["call_id"].astype(str))
@@ -376,17 +395,27 @@ class OutputStore:
                 audio[Path(name).stem] = path
         # A manifest may name each call's silenced audio (`audio`) or its page (`page`, as
         # `scrutiny_sample` writes call-001.html beside call-001.opus) instead of call-id names.
+        named: dict[str, Path] = {}
         for column in ("audio", "page"):
             if column not in call_df.columns:
                 continue
             for call_id, name in zip(call_df["call_id"], call_df[column], strict=True):
-                if isinstance(name, str) and call_id not in audio:
+                if isinstance(name, str) and call_id not in audio and call_id not in named:
                     stem = name.rsplit(".", 1)[0] if column == "page" else name
                     for suffix in ("", *AUDIO_TYPES) if column == "page" else ("",):
                         path = safe_file(folder, stem + suffix if column == "page" else stem)
                         if path is not None and path.suffix.lower() in AUDIO_TYPES:
-                            audio[call_id] = path
+                            named[call_id] = path
                             break
+        if (folder / store.PACK_FILE).is_file():
+            # `scrutiny_sample`'s manifest is the whole pack: any other audio there is a
+            # leftover of an earlier pack written to the same folder, not a call.
+            audio = named
+        else:
+            # A file a manifest gives to a call is that call's, not a call named after the
+            # file (`call-001` is a page name, never a call id).
+            claimed = set(named.values())
+            audio = {k: p for k, p in audio.items() if p not in claimed} | named
         data = PackData(folder=folder, calls=call_df, turns=turn_df, audio=audio)
         self._packs[key] = (sig, data)
         return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -69,18 +70,37 @@ def _evidence(row: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+#: A redaction mark in evidence text, e.g. `[POSTCODE]`.
+_REDACTED = re.compile(r"\[[A-Z_]+\]")
+
+
+def _find_evidence(text: str, turn: str) -> tuple[int, int] | None:
+    """Where the evidence text is in a turn: as it is (the redacted transcript), else in the
+    unredacted one, where a mark between words stands for what it replaced and a mark at
+    either end is left unmarked (its extent there is unknown)."""
+    needle = text.strip()
+    if not needle:
+        return None
+    at = turn.lower().find(needle.lower())
+    if at >= 0:
+        return at, at + len(needle)
+    core = _REDACTED.sub("\x00", needle).strip("\x00 ")
+    if not core.replace("\x00", "").strip():
+        return None
+    pattern = ".+?".join(re.escape(p) for p in core.split("\x00"))
+    found = re.search(pattern, turn, re.IGNORECASE)
+    return found.span() if found else None
+
+
 def highlight_turns(turns: list[TurnRow], evidence: list[dict[str, Any]]) -> list[TurnView]:
     """Split each turn so the evidence text is marked; a turn whose evidence text is not in it
-    (redaction changed the words) is marked whole."""
+    (the transcript's words differ) is marked whole."""
     views = []
     for t in turns:
         items = [e for e in evidence if e["turn"] == t.turn]
         spans: list[tuple[int, int]] = []
-        lower = t.text.lower()
         for e in items:
-            needle = e["text"].strip().lower()
-            at = lower.find(needle) if needle else -1
-            spans.append((at, at + len(needle)) if at >= 0 else (0, len(t.text)))
+            spans.append(_find_evidence(e["text"], t.text) or (0, len(t.text)))
         spans.sort()
         segments: list[Segment] = []
         pos = 0

@@ -12,6 +12,7 @@ import hmac
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
@@ -77,6 +78,14 @@ def _pack_data(request: Request, pack: Pack) -> PackData | None:
     return store(request).pack(Path(pack.folder)) if pack.folder else None
 
 
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, list | tuple | np.ndarray) and pd.isna(value))
+
+
+def _first(value: object, fallback: object) -> object:
+    return fallback if _missing(value) else value
+
+
 def _calls(request: Request, pack: Pack, data: PackData | None) -> list[dict[str, Any]]:
     """The pack's calls with only the fields a scrutiny member may see, agents pseudonymised."""
     own = (
@@ -87,9 +96,12 @@ def _calls(request: Request, pack: Pack, data: PackData | None) -> list[dict[str
     nightly = store(request)
     rows = []
     for pc in sorted(pack.calls, key=lambda c: c.call_id):
-        source = own.get(pc.call_id) or nightly.call(pc.call_id) or {"call_id": pc.call_id}
-        row = {k: source.get(k) for k in _SHOWN}
-        row["agent_id"] = source.get("agent_id")
+        # The pack's own rows win; what they leave out (a `scrutiny_sample` manifest has only
+        # page and audio names) comes from the nightly scorecard.
+        mine = own.get(pc.call_id, {})
+        theirs = nightly.call(pc.call_id) or {}
+        row = {k: _first(mine.get(k), theirs.get(k)) for k in (*_SHOWN, "agent_id")}
+        row["call_id"] = pc.call_id
         rows.append(row)
     rows.sort(key=lambda r: (str(r["call_date"] or ""), r["call_id"]))
     names = pseudonyms(request.app.state.secret_key, pack.id, [str(r["agent_id"]) for r in rows])
