@@ -434,6 +434,7 @@ def _validate(
     # Checking uniqueness in Arrow first spares pandas hashing ten million Python strings.
     has_duplicates = pc.count_distinct(call_id).as_py() < n
     del call_id, started_utc, duration, agent_id, queue, direction, recording, layout
+    del direction_raw, layout_raw
     renamed.clear()
     good = pc.is_null(reason)
     frame = pd.DataFrame(

@@ -315,7 +315,10 @@ def _design(scorecards: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     the calls like it). Variance uses the with-replacement approximation (no finite-population
     correction), as pipeline/sampling.py advises: standard, and conservative for these designs.
     """
-    random = scorecards[scorecards["sample_kind"] == "random"].copy()
+    # A call with no usable speech has no reasons or checks to count: like a failed call, its
+    # share of the stratum's weight goes to the calls that were heard.
+    heard = scorecards["transcript_status"].fillna("ok") == "ok"
+    random = scorecards[(scorecards["sample_kind"] == "random") & heard].copy()
     if random.empty:
         return random
     random["call_date"] = random["call_date"].astype(str)

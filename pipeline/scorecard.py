@@ -195,7 +195,10 @@ def _flags(
         and metrics.overtalk_s >= thresholds.overtalk_s,
         "no_speech": transcript.status == "no_speech",
     }
-    return [name for name in FLAG_NAMES if raised[name]]
+    if transcript.status != "ok":
+        # Nothing was said, so no check failed: the call is flagged for what it is.
+        raised = {name: raised[name] for name in ("repeat_caller", "no_speech")}
+    return [name for name in FLAG_NAMES if raised.get(name)]
 
 
 def build_scorecard(

@@ -566,6 +566,8 @@ def resolve_recording(recordings: Path, relative: str | None) -> RecordingCheck:
 def query_output(out: Path, query: str) -> pd.DataFrame:
     """Run DuckDB SQL over `<out>`: each table is a view of its name (`scorecards`, ...).
 
+    `restricted` (unredacted transcripts) is left out: it is for quality leads, in the review app.
+
     `estimates` and `frequent_callers` cover every month's report, with a `month` column.
     """
     import duckdb
@@ -574,6 +576,8 @@ def query_output(out: Path, query: str) -> pd.DataFrame:
     con = duckdb.connect()
     try:
         for spec in TABLES.values():
+            if spec is RESTRICTED:
+                continue
             if spec.partitioned:
                 files = out / spec.name / f"{PARTITION_KEY}=*" / "*.parquet"
                 if not any((out / spec.name).glob(f"{PARTITION_KEY}=*/*.parquet")):
@@ -593,7 +597,8 @@ def query_output(out: Path, query: str) -> pd.DataFrame:
                 )
         return con.execute(query).df()
     except duckdb.Error as exc:
-        raise StoreError(f"SQL failed: {exc} (tables: {', '.join(TABLES)})") from exc
+        shown = ", ".join(t for t in TABLES if t != RESTRICTED.name)
+        raise StoreError(f"SQL failed: {exc} (tables: {shown})") from exc
     finally:
         con.close()
 
