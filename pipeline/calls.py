@@ -72,6 +72,9 @@ _LAYOUT_ALIASES = {
     "mono": "mono",
 }
 _STRING = pd.StringDtype("pyarrow")
+# pandas keeps Arrow strings as large_string: reading text that way avoids a copy of every
+# column when the table becomes a DataFrame.
+_TEXT = pa.large_string()
 _DATE = pd.ArrowDtype(pa.date32())
 # Wide enough for the odd 1 MB notes field an export may carry.
 _BLOCK_SIZE = 1 << 25
@@ -179,7 +182,7 @@ def calls_from_filenames(
             f"{folder}: no audio file name matches --filename-pattern {pattern!r}. "
             "Check the pattern against one file name."
         )
-    table = pa.table({c: pa.array(v, pa.string()) for c, v in rows.items()})
+    table = pa.table({c: pa.array(v, _TEXT) for c, v in rows.items()})
     return _validate([table], None, str(folder), caller_hash_key, timezone, default_layout)
 
 
@@ -259,7 +262,7 @@ def _read_csv_as(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                column_types={n: _TEXT for n in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -299,21 +302,20 @@ def _sniff_delimiter(head: bytes) -> str:
 
 
 def _read_parquet(path: Path) -> pa.Table:
+    columns = {}
     try:
-        schema = pq.read_schema(path)
-        wanted = [n for n in schema.names if _column_key(n) in CALL_LOG_COLUMNS]
-        table = pq.read_table(path, columns=wanted)
+        names = [n for n in pq.read_schema(path).names if _column_key(n) in CALL_LOG_COLUMNS]
+        # Column by column, so only one column is ever held in two types at once.
+        for name in names:
+            column = pq.read_table(path, columns=[name]).column(0)
+            if pa.types.is_timestamp(column.type) or pa.types.is_floating(column.type):
+                columns[name] = column
+            elif pa.types.is_integer(column.type) and _column_key(name) == "duration_s":
+                columns[name] = pc.cast(column, pa.float64())
+            else:
+                columns[name] = pc.cast(column, _TEXT)
     except (pa.ArrowException, OSError) as exc:
         raise CallLogError(f"{path}: cannot read this Parquet file ({exc}).") from exc
-    columns = {}
-    for name in table.column_names:
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type) or pa.types.is_floating(column.type):
-            columns[name] = column
-        elif pa.types.is_integer(column.type) and _column_key(name) == "duration_s":
-            columns[name] = pc.cast(column, pa.float64())
-        else:
-            columns[name] = pc.cast(column, pa.string())
     return pa.table(columns)
 
 
@@ -363,7 +365,7 @@ def _validate(
         if name not in renamed:
             return pa.nulls(n, pa.string())
         column = renamed[name]
-        if not pa.types.is_string(column.type):
+        if not _is_text(column.type):
             return column
         # Copy a column only when it needs it: a clean 10-million-row log stays one copy.
         if pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py():
@@ -572,7 +574,7 @@ def _normalise_numbers(distinct: pa.Array) -> pa.Array:
     Called on the distinct values (callers ring more than once), with a vectorised path for
     ordinary UK numbers and `phonenumbers` for anything else.
     """
-    raw = pc.utf8_lower(pc.utf8_trim_whitespace(distinct))
+    raw = pc.utf8_lower(pc.utf8_trim_whitespace(distinct.cast(pa.string())))
     digits = pc.replace_substring_regex(raw, r"[^0-9+]", "")
     digits = pc.replace_substring_regex(digits, r"^(?:\+|00)44(?:0)?", "0")
     digits = pc.replace_substring_regex(digits, r"^44(\d{10})$", "0\\1")
@@ -666,7 +668,7 @@ def _as_column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         return _as_categorical(values)
-    if pa.types.is_string(values.type):
+    if _is_text(values.type):
         return _as_string(values)
     if pa.types.is_timestamp(values.type):
         return _as_series(values).astype("datetime64[ns, UTC]")
@@ -676,13 +678,17 @@ def _as_column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
 def _as_series(values: pa.ChunkedArray | pa.Array | pd.Series) -> pd.Series:
     if isinstance(values, pd.Series):
         return values
-    if pa.types.is_string(values.type):
+    if _is_text(values.type):
         return pd.Series(pd.arrays.ArrowStringArray(_as_chunked(values)), dtype=_STRING)
     return values.to_pandas()
 
 
 def _as_string(values: pa.ChunkedArray | pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(_as_chunked(values)), dtype=_STRING)
+
+
+def _is_text(data_type: pa.DataType) -> bool:
+    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
 
 
 def _slices(values: pa.Array, size: int) -> list[pa.Array]:
