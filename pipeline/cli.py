@@ -63,6 +63,12 @@ def main() -> None:
     """Entry point: run the app, turning callqa's own errors into a message and exit code 1."""
     try:
         app()
+    except RuntimeError as exc:
+        # Prefect's client says this when PREFECT_API_URL names a server that is not there.
+        if "Failed to reach API" not in str(exc):
+            raise
+        console.print(f"[bold red]callqa:[/] {_unreachable_api(exc)}", highlight=False)
+        sys.exit(1)
     except CallQAError as exc:
         console.print(f"[bold red]callqa:[/] {exc}", highlight=False)
         sys.exit(1)
@@ -228,6 +234,14 @@ def sql(
     for row in frame.itertuples(index=False):
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
+
+
+def _unreachable_api(exc: RuntimeError) -> CallQAError:
+    url = os.environ.get("PREFECT_API_URL", "the temporary Prefect server")
+    return CallQAError(
+        f"cannot reach the Prefect API at {url} ({exc}). Start the server (prefect server "
+        "start), fix PREFECT_API_URL, or unset it to use a temporary server."
+    )
 
 
 def _prefect_env() -> None:

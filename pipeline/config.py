@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipeline.errors import StoreError
+
 __all__ = ["CALLER_HASH_KEY_FILE", "ChannelLayout", "Settings", "caller_hash_key"]
 
 ChannelLayout = Literal["agent_left", "agent_right", "mono"]
@@ -113,13 +115,19 @@ def caller_hash_key(settings: Settings) -> tuple[bytes, str | None]:
     if settings.caller_hash_key is not None:
         return settings.caller_hash_key.get_secret_value().encode(), None
     path = settings.out_dir / CALLER_HASH_KEY_FILE
-    if path.exists():
-        return path.read_bytes().strip(), None
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
+    try:
+        if path.exists():
+            return path.read_bytes().strip(), None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+    except OSError as exc:
+        raise StoreError(
+            f"cannot keep the caller-hash key at {path} ({exc.strerror}): make the output "
+            "folder writable, or set CALLQA_CALLER_HASH_KEY."
+        ) from exc
     return key.encode(), (
         f"No CALLQA_CALLER_HASH_KEY set: generated one and saved it to {path} (mode 0600). "
         "Keep that file (or set the variable): a new key makes every caller look new."

@@ -536,6 +536,8 @@ def resolve_recording(recordings: Path, relative: str | None) -> RecordingCheck:
     if "\x00" in text:
         return RecordingCheck(None, "refused recording path: it contains a NUL character")
     candidate = Path(text)
+    if not candidate.parts or candidate == Path("."):
+        return RecordingCheck(None, f"refused recording path: {text[:80]!r} names no file")
     if candidate.is_absolute() or text.startswith(("/", "\\")) or ":" in candidate.parts[0]:
         return RecordingCheck(
             None,
@@ -546,16 +548,22 @@ def resolve_recording(recordings: Path, relative: str | None) -> RecordingCheck:
         return RecordingCheck(
             None, "refused recording path: `..` would leave the recordings folder"
         )
-    root = Path(recordings).resolve()
-    resolved = (root / candidate).resolve()
-    if not resolved.is_relative_to(root):
+    try:
+        root = Path(recordings).resolve()
+        resolved = (root / candidate).resolve()
+        inside = resolved.is_relative_to(root)
+        is_file = inside and resolved.is_file()
+    except (OSError, RuntimeError) as exc:
+        # Too long a name, a symlink loop, a permission problem: say so, never crash the night.
+        return RecordingCheck(None, f"refused recording path: {type(exc).__name__}: {exc}"[:300])
+    if not inside:
         return RecordingCheck(
             None,
             "refused recording path: it resolves (through a link) outside the recordings folder",
         )
-    if not resolved.is_file():
+    if not is_file:
         return RecordingCheck(
-            None, f"recording missing: {text} is not a file in the recordings folder"
+            None, f"recording missing: {text[:200]} is not a file in the recordings folder"
         )
     return RecordingCheck(resolved, None)
 
