@@ -37,6 +37,8 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/sampling.py
 	$(PY) benchmarks/tagging.py
 	$(PY) benchmarks/nightly.py
+	$(PY) benchmarks/review.py
+	$(PY) benchmarks/hardening.py
 
 eval: $(VENV)/.installed-dev
 	$(PY) eval/score.py

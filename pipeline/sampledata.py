@@ -31,6 +31,8 @@ import yaml
 from scipy import signal
 
 from pipeline.errors import AudioError, CallQAError
+from pipeline.redact import PII_TYPES
+from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -60,47 +62,6 @@ __all__ = [
     "render_call",
     "render_sample_data",
 ]
-
-#: Ids fixed by DESIGN.md; the scripts' labels may use these and nothing else.
-CONTACT_REASONS = (
-    "council_tax",
-    "benefits",
-    "waste_recycling",
-    "parking",
-    "housing_repairs",
-    "housing_options",
-    "planning",
-    "school_admissions",
-    "libraries",
-    "adult_social_care",
-    "children_services",
-    "environmental_health",
-    "highways",
-    "registrars",
-    "online_account",
-    "other",
-)
-AVOIDABLE_CATEGORIES = (
-    "progress_chasing",
-    "repeat_contact",
-    "clarification",
-    "wrong_routing",
-    "service_failure",
-    "self_serve_available",
-)
-PII_TYPES = (
-    "person_name",
-    "address",
-    "postcode",
-    "phone_number",
-    "email",
-    "payment_card",
-    "bank_account",
-    "ni_number",
-    "date_of_birth",
-    "account_reference",
-)
-QA_CHECKS = ("greeting", "agent_named", "id_check", "anything_else_offered", "closing")
 
 #: The repository's sample data (an editable install finds it beside pipeline/): the default
 #: output of `callqa sample-data`, and where its scripts come from.
