@@ -39,6 +39,9 @@ def _pii_values() -> list[str]:
     return sorted({p.value for s in load_scripts(SAMPLE_SCRIPTS) if s.labels for p in s.labels.pii})
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
@@ -57,8 +60,9 @@ def _leaks(folders: list[Path], skip: Path | None) -> dict[str, list[str]]:
         for path in folder.rglob("*"):
             if not path.is_file() or (skip is not None and path.is_relative_to(skip)):
                 continue
-            text = _squash(_readable(path))
-            hits = [v for v in values if v in text]
+            # Prefect's ids are UUIDs, and a digit run inside a longer one is not the value.
+            text = _UUID.sub(" ", _squash(_readable(path)))
+            hits = [v for v in values if re.search(rf"(?<!\d){re.escape(v)}(?!\d)", text)]
             if hits:
                 found[str(path)] = hits
     return found

@@ -28,6 +28,7 @@ from pipeline.calls import AUDIO_SUFFIXES
 from pipeline.config import CALLER_HASH_KEY_FILE
 
 _SEP = r"[\s\-./()]{0,3}"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def _any(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
 
 def hits(text: str, all_needles: list[Needle]) -> list[tuple[str, str]]:
     """The needles found in `text`: one pass per form, per-needle only when something matched."""
+    # Prefect's ids are UUIDs: a group like "...2040-60..." is not a sort code.
+    text = _UUID.sub(" ", text)
     found = []
     for squashed in (False, True):
         mine = [n for n in all_needles if n.squashed == squashed]
