@@ -169,20 +169,7 @@ _PII = pa.struct([("type", _STR), ("start", _I32), ("end", _I32)])
 #: in each turn, so audio can be silenced later without re-running the models.
 RESTRICTED = TableSpec(
     "restricted",
-    pa.schema(
-        [
-            ("call_id", _STR),
-            ("call_date", _DATE),
-            ("turn", _I32),
-            ("speaker", _STR),
-            ("start_s", _F64),
-            ("end_s", _F64),
-            ("text", _STR),
-            ("confidence", _F64),
-            ("words", pa.list_(_WORD)),
-            ("pii", pa.list_(_PII)),
-        ]
-    ),
+    pa.schema([*TRANSCRIPTS.schema, ("words", pa.list_(_WORD)), ("pii", pa.list_(_PII))]),
 )
 
 #: The night's sample manifest: every drawn call, why it was drawn and the design behind it
