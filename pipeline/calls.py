@@ -76,6 +76,15 @@ _STRING = pd.StringDtype("pyarrow")
 # column when the table becomes a DataFrame.
 _TEXT = pa.large_string()
 _DATE = pd.ArrowDtype(pa.date32())
+#: Columns with few distinct values, dictionary-encoded from the read on: ten million rows
+#: hold each agent, team or queue name once plus a small code per row, and reach pandas as
+#: categoricals.
+_CATEGORICAL = ("agent_id", "team", "queue", "direction", "channel_layout")
+_CODES = pa.dictionary(pa.int32(), pa.string())
+# Bytes of text hashed at a time when looking for duplicate call ids (bounds the temporaries).
+_HASH_BYTES = 1 << 22
+#: Characters in a hex SHA-256 digest.
+_HEX_DIGEST = 64
 # Wide enough for the odd 1 MB notes field an export may carry.
 _BLOCK_SIZE = 1 << 25
 
@@ -191,25 +200,28 @@ def hash_caller_numbers(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.D
 
     Dictionary-encoded: each distinct hash is stored once, however often the caller rang.
     """
-    distinct = pc.unique(numbers).drop_null()
-    e164 = _normalise_numbers(distinct)
-    unique = pc.unique(e164).drop_null()
-    # hmac.digest is the one-shot C implementation: ~1 us a number. Hashing in slices keeps
-    # the Python strings of millions of callers from all being alive at once.
-    digests = pa.concat_arrays(
-        [
-            pa.array(
-                [hmac.digest(key, n.encode(), "sha256").hex() for n in part.to_pylist()],
-                pa.string(),
-            )
-            for part in _slices(unique, 200_000)
-        ]
-        or [pa.array([], pa.string())]
+    # One pass for the distinct numbers and each row's position among them. Every chunk of a
+    # chunked result shares one dictionary, so combining them only joins the indices.
+    encoded = pc.dictionary_encode(numbers)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    e164 = pc.dictionary_encode(_normalise_numbers(encoded.dictionary))
+    indices = pc.take(e164.indices, encoded.indices)
+    unique = e164.dictionary
+    del encoded, e164
+    # hmac.digest is the one-shot C implementation: ~1 us a number. The hex digests all have
+    # the same length, so they go straight into one buffer of the final size, a slice of
+    # numbers at a time: no Python string per caller lives beyond its slice.
+    text = np.empty(len(unique) * _HEX_DIGEST, np.uint8)
+    for first in range(0, len(unique), 200_000):
+        part = unique.slice(first, 200_000).to_pylist()
+        raw = b"".join(hmac.digest(key, n.encode(), "sha256") for n in part)
+        at = first * _HEX_DIGEST
+        text[at : at + len(raw) * 2] = np.frombuffer(raw.hex().encode(), np.uint8)
+    offsets = np.arange(0, len(text) + 1, _HEX_DIGEST, dtype=np.int64)
+    digests = pa.LargeStringArray.from_buffers(
+        len(unique), pa.py_buffer(offsets), pa.py_buffer(text)
     )
-    per_distinct = pc.index_in(e164, value_set=unique)
-    indices = pc.take(per_distinct, pc.index_in(numbers, value_set=distinct))
-    if isinstance(indices, pa.ChunkedArray):
-        indices = indices.combine_chunks()
     return pa.DictionaryArray.from_arrays(indices, digests)
 
 
@@ -262,7 +274,9 @@ def _read_csv_as(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: _TEXT for n in names},
+                column_types={
+                    n: _CODES if _column_key(n) in _CATEGORICAL else _TEXT for n in names
+                },
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -307,11 +321,15 @@ def _read_parquet(path: Path) -> pa.Table:
         names = [n for n in pq.read_schema(path).names if _column_key(n) in CALL_LOG_COLUMNS]
         # Column by column, so only one column is ever held in two types at once.
         for name in names:
-            column = pq.read_table(path, columns=[name]).column(0)
+            key = _column_key(name)
+            categorical = [name] if key in _CATEGORICAL else None
+            column = pq.read_table(path, columns=[name], read_dictionary=categorical).column(0)
             if pa.types.is_timestamp(column.type) or pa.types.is_floating(column.type):
                 columns[name] = column
-            elif pa.types.is_integer(column.type) and _column_key(name) == "duration_s":
+            elif pa.types.is_integer(column.type) and key == "duration_s":
                 columns[name] = pc.cast(column, pa.float64())
+            elif categorical and _is_codes(column.type):
+                columns[name] = column
             else:
                 columns[name] = pc.cast(column, _TEXT)
     except (pa.ArrowException, OSError) as exc:
@@ -320,6 +338,46 @@ def _read_parquet(path: Path) -> pa.Table:
 
 
 # -- validation ----------------------------------------------------------------------------
+
+
+class _Reasons:
+    """Each row's first rejection reason, kept only for the rows that have one.
+
+    A clean log has none: ten million rows cost a byte each here, not a string column per check.
+    """
+
+    def __init__(self, n: int) -> None:
+        # The index of the check that rejected each row (-1: kept); there are a dozen checks.
+        self._first = np.full(n, -1, dtype=np.int8)
+        self._found: list[tuple[np.ndarray, list[str]]] = []
+
+    def add(self, rows: np.ndarray, texts: list[str] | str) -> None:
+        """Reject `rows` (ascending) for `texts` (one per row, or one for all), unless an
+        earlier check already did."""
+        if not len(rows):
+            return
+        unset = self._first[rows] < 0
+        self._first[rows[unset]] = len(self._found)
+        self._found.append((rows, [texts] * len(rows) if isinstance(texts, str) else texts))
+
+    def rows(self) -> np.ndarray:
+        """The rejected rows, ascending."""
+        return np.flatnonzero(self._first >= 0)
+
+    def kept(self) -> pa.Array:
+        """A filter mask of the rows no check rejected."""
+        return pa.array(self._first < 0)
+
+    def texts(self, rows: np.ndarray) -> list[str]:
+        """The reason each of `rows` (from `rows()`) was rejected for."""
+        which = self._first[rows]
+        out = [""] * len(rows)
+        for check, (flagged, texts) in enumerate(self._found):
+            mine = np.flatnonzero(which == check)
+            at = np.searchsorted(flagged, rows[mine])
+            for i, j in zip(mine.tolist(), at.tolist(), strict=True):
+                out[i] = texts[j]
+        return out
 
 
 def _column_key(name: str) -> str:
@@ -362,89 +420,92 @@ def _validate(
         raise CallLogError(f"{source}: the call log has a header but no rows.")
 
     def text(name: str) -> pa.ChunkedArray | pa.Array:
-        if name not in renamed:
-            return pa.nulls(n, pa.string())
-        column = renamed[name]
-        if not _is_text(column.type):
-            return column
-        # Copy a column only when it needs it: a clean 10-million-row log stays one copy.
-        if pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py():
-            column = pc.utf8_trim_whitespace(column)
-        empty = pc.equal(column, "")
-        if pc.any(empty).as_py():
-            column = pc.if_else(empty, pa.scalar(None, pa.string()), column)
-        return column
+        # Taken out of `renamed`, so the raw column goes as soon as what replaces it is made.
+        column = renamed.pop(name, None)
+        if column is None:
+            column = pa.nulls(n, pa.string())
+        if name in _CATEGORICAL:
+            return _clean_codes(column)
+        return _clean_text(column) if _is_text(column.type) else column
 
-    rows = pa.array(physical_rows if physical_rows is not None else range(2, n + 2), pa.int64())
-    reasons: list[pa.Array] = []
-
-    def reject(mask: pa.Array | pa.ChunkedArray, message: pa.Array | pa.ChunkedArray | str) -> None:
-        mask = pc.fill_null(mask, False)
-        if isinstance(message, str):
-            message = pa.scalar(message, pa.string())
-        reasons.append(pc.if_else(mask, message, pa.scalar(None, pa.string())))
-
+    rows = pa.array(np.arange(2, n + 2) if physical_rows is None else physical_rows, pa.int64())
+    reasons = _Reasons(n)
     call_id = text("call_id")
-    reject(pc.is_null(call_id), "call_id is empty")
+    reasons.add(_true_rows(pc.is_null(call_id)), "call_id is empty")
+    # Hashes first: spares an exact check of ten million ids when none repeats.
+    has_duplicates = _may_repeat(call_id)
     agent_id = text("agent_id")
-    reject(pc.is_null(agent_id), "agent_id is empty")
+    reasons.add(_true_rows(pc.is_null(agent_id)), "agent_id is empty")
     queue = text("queue")
-    reject(pc.is_null(queue), "queue is empty")
+    reasons.add(_true_rows(pc.is_null(queue)), "queue is empty")
 
-    started_utc, started_reason = _parse_started_at(text("started_at"), timezone)
-    reasons.append(started_reason)
-
-    duration, duration_reason = _parse_duration(text("duration_s"))
-    reasons.append(duration_reason)
+    started_utc = _parse_started_at(text("started_at"), timezone, reasons)
+    duration = _parse_duration(text("duration_s"), reasons)
     recording = text("recording")
-    reject(
-        pc.and_(pc.is_null(duration), pc.is_null(recording)),
+    reasons.add(
+        _true_rows(pc.and_(pc.is_null(duration), pc.is_null(recording))),
         "duration_s is empty and the call has no recording: give the duration in seconds",
     )
-
-    direction_raw = pc.utf8_lower(text("direction"))
-    direction = _map_values(direction_raw, _DIRECTION_ALIASES, default="inbound")
-    reasons.append(
-        _quoted(pc.is_null(direction), "direction ", direction_raw, " is not inbound or outbound")
+    direction = _map_values(
+        text("direction"),
+        _DIRECTION_ALIASES,
+        default="inbound",
+        reasons=reasons,
+        message=("direction ", " is not inbound or outbound"),
     )
-    layout_raw = pc.utf8_lower(text("channel_layout"))
-    layout = _map_values(layout_raw, _LAYOUT_ALIASES, default=default_layout)
-    reasons.append(
-        _quoted(
-            pc.is_null(layout),
-            "channel_layout ",
-            layout_raw,
-            " is not agent_left, agent_right or mono",
-        )
+    layout = _map_values(
+        text("channel_layout"),
+        _LAYOUT_ALIASES,
+        default=default_layout,
+        reasons=reasons,
+        message=("channel_layout ", " is not agent_left, agent_right or mono"),
     )
+    numbers = renamed.pop("caller_number", None)
+    # Not cleaned like the other text: normalising the distinct numbers trims them anyway.
+    caller_hash = hash_caller_numbers(pa.nulls(n, pa.string()) if numbers is None else numbers, key)
+    del numbers
 
-    reason = _first_reason(reasons, n)
-    rejected = [*(skipped or []), *_rejections(call_id, rows, reason)]
+    bad = reasons.rows()
+    rejected = [
+        *(skipped or []),
+        *(
+            RejectedRow(int(r), None if c is None else str(c)[:80], t)
+            for r, c, t in zip(
+                pc.take(rows, bad).to_pylist(),
+                pc.take(call_id, bad).to_pylist(),
+                reasons.texts(bad),
+                strict=True,
+            )
+        ),
+    ]
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "call_id": call_id,
         "started_at": started_utc,
+        "call_date": _local_dates(started_utc, timezone),
         "duration_s": duration,
         "agent_id": agent_id,
         "team": text("team"),
         "queue": queue,
-        "caller_hash": hash_caller_numbers(text("caller_number"), key),
+        "caller_hash": caller_hash,
         "direction": direction,
         "recording": recording,
         "channel_layout": layout,
         "row": rows,
     }
-    # Checking uniqueness in Arrow first spares pandas hashing ten million Python strings.
-    has_duplicates = pc.count_distinct(call_id).as_py() < n
-    del call_id, started_utc, duration, agent_id, queue, direction, recording, layout
-    del direction_raw, layout_raw
+    del call_id, started_utc, duration, agent_id, queue, caller_hash, direction, recording, layout
     renamed.clear()
-    good = pc.is_null(reason)
+    keep = reasons.kept() if len(bad) else None
+    del reasons
     frame = pd.DataFrame(
         {
             # One column at a time, so a large log never holds two filtered copies of itself.
-            name: _as_column(pc.filter(columns.pop(name), good) if rejected else columns.pop(name))
+            name: _as_column(
+                pc.filter(columns.pop(name), keep) if keep is not None else columns.pop(name)
+            )
             for name in list(columns)
-        }
+        },
+        # The columns are new and used nowhere else: a copy would only double them for a moment.
+        copy=False,
     )
 
     duplicate = (
@@ -465,18 +526,15 @@ def _validate(
         raise CallLogError(
             f"{source}: no usable rows ({len(rejected)} rejected). First problems: {detail}"
         )
-    started = pa.array(frame["started_at"].to_numpy(), pa.timestamp("ns", tz=timezone))
-    days = pc.local_timestamp(started).cast(pa.date32())
-    frame.insert(2, "call_date", pd.Series(days, dtype=_DATE))
     # Arrow keeps freed buffers for reuse; a 10-million-row log would otherwise hold gigabytes.
     pa.default_memory_pool().release_unused()
     return CallLog(calls=frame, rejected=rejected, source=source)
 
 
 def _parse_started_at(
-    values: pa.ChunkedArray | pa.Array, timezone: str
-) -> tuple[pa.Array, pa.Array]:
-    """UTC timestamps and a reason per unreadable or non-existent local time.
+    values: pa.ChunkedArray | pa.Array, timezone: str, reasons: _Reasons
+) -> pa.Array:
+    """UTC timestamps; a reason for each unreadable or non-existent local time.
 
     ISO 8601 with an offset is taken as given; naive ISO 8601 and UK day-first
     (``31/03/2025 09:14``) are local times in `timezone`. Local times that the clocks skip
@@ -484,10 +542,10 @@ def _parse_started_at(
     """
     if pa.types.is_timestamp(values.type):
         stamps = pd.Series(_as_series(values))
+        reasons.add(np.flatnonzero(stamps.isna().to_numpy(dtype=bool)), "started_at is empty")
         if stamps.dt.tz is None:
-            return _localise(stamps, timezone, stamps)
-        utc = stamps.dt.tz_convert("UTC")
-        return pa.array(utc), pa.nulls(len(stamps), pa.string())
+            return _localise(stamps, timezone, stamps, reasons)[0]
+        return pa.array(stamps.dt.tz_convert("UTC"))
     raw = pd.Series(_as_series(values), dtype=_STRING)
     has_offset = raw.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
     day_first = raw.str.match(r"^\d{1,2}/\d{1,2}/\d{4}", na=False)
@@ -506,66 +564,82 @@ def _parse_started_at(
         local[day_first] = with_seconds.fillna(
             pd.to_datetime(uk, format="%d/%m/%Y %H:%M", errors="coerce")
         )
-    localised, dst_reason = _localise(local, timezone, raw)
+    localised, lost = _localise(local, timezone, raw, reasons)
     localised_s = pd.Series(_as_series(localised), index=raw.index).astype("datetime64[ns, UTC]")
     parsed = parsed.fillna(localised_s) if has_offset.any() else localised_s
-    reason = pd.Series(_as_series(dst_reason), index=raw.index, dtype=_STRING)
-    unreadable = parsed.isna() & reason.isna()
-    unreadable &= raw.notna()
+    unreadable = (parsed.isna() & raw.notna()).to_numpy(dtype=bool) & ~lost
     if unreadable.any():
-        reason[unreadable] = (
-            "started_at "
-            + _short(raw[unreadable])
-            + " is not a date and time: use ISO 8601 (2025-03-31T09:14:05) or 31/03/2025 09:14"
+        reasons.add(
+            np.flatnonzero(unreadable),
+            (
+                "started_at "
+                + _short(raw[unreadable])
+                + " is not a date and time: use ISO 8601 (2025-03-31T09:14:05) or 31/03/2025 09:14"
+            ).tolist(),
         )
-    reason[raw.isna()] = "started_at is empty"
-    return pa.array(parsed), pa.array(reason, pa.string())
+    reasons.add(np.flatnonzero(raw.isna().to_numpy(dtype=bool)), "started_at is empty")
+    return pa.array(parsed)
 
 
-def _localise(local: pd.Series, timezone: str, raw: pd.Series) -> tuple[pa.Array, pa.Array]:
+def _localise(
+    local: pd.Series, timezone: str, raw: pd.Series, reasons: _Reasons
+) -> tuple[pa.Array, np.ndarray]:
+    """UTC instants of local times, and which ones the clock change skips or repeats."""
     utc = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-    lost = local.notna() & utc.isna()
-    reason = pd.Series(pd.NA, index=local.index, dtype=_STRING)
+    lost = (local.notna() & utc.isna()).to_numpy(dtype=bool)
     if lost.any():
         shifted = local[lost].dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
         in_gap = shifted.notna().to_numpy()
         shown = "started_at " + _short(raw[lost].astype(_STRING).fillna(""))
-        reason[lost] = shown.where(
+        reason = shown.where(
             ~in_gap, shown + f" does not exist in {timezone} (the clocks went forward)"
         ).where(
             in_gap,
             shown + f" happened twice in {timezone} (the clocks went back): add the UTC offset",
         )
-    return pa.array(utc), pa.array(reason, pa.string())
+        reasons.add(np.flatnonzero(lost), reason.tolist())
+    return pa.array(utc), lost
 
 
-def _parse_duration(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+def _parse_duration(values: pa.ChunkedArray | pa.Array, reasons: _Reasons) -> pa.Array:
     """Seconds from a number or ``[hh:]mm:ss``; a reason for anything else or negative."""
     if pa.types.is_floating(values.type):
-        seconds = pd.Series(_as_series(values), dtype="float64")
-        given = seconds.notna()
-        shown = seconds
-    else:
-        raw = pd.Series(_as_series(values), dtype=_STRING)
-        numeric = pc.match_substring_regex(values, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-        only_numbers = pc.if_else(numeric, values, pa.scalar(None, pa.string()))
-        seconds = pd.Series(_as_series(pc.cast(only_numbers, pa.float64())), dtype="float64").copy()
-        clock = raw.str.fullmatch(r"\d{1,3}:\d{2}(?::\d{2})?", na=False) & seconds.isna()
-        if clock.any():
-            parts = raw[clock].astype(object).str.split(":")
-            padded = parts.map(lambda p: [0] * (3 - len(p)) + [int(x) for x in p])
-            seconds[clock] = padded.map(lambda p: p[0] * 3600 + p[1] * 60 + p[2]).astype(float)
-        given = raw.notna()
-        shown = raw
-    bad = given & ~(seconds.ge(0) & seconds.lt(1e7))
-    reason = pd.Series(pd.NA, index=seconds.index, dtype=_STRING)
+        # All in Arrow: a numeric column is ten million floats, not worth a trip through pandas.
+        values = values.cast(pa.float64())
+        in_range = pc.and_(pc.greater_equal(values, 0.0), pc.less(values, 1e7))
+        rows = _true_rows(pc.and_(pc.invert(in_range), pc.invert(pc.is_nan(values))))
+        if len(rows):
+            shown = pd.Series(pc.take(values, rows).to_numpy(zero_copy_only=False))
+            reasons.add(
+                rows,
+                (
+                    "duration_s "
+                    + _short(shown.astype(_STRING))
+                    + " is not a number of seconds (0 or more)"
+                ).tolist(),
+            )
+        # Out of range, NaN and null alike become null.
+        return pc.if_else(in_range, values, pa.scalar(None, pa.float64()))
+    raw = pd.Series(_as_series(values), dtype=_STRING)
+    numeric = pc.match_substring_regex(values, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+    only_numbers = pc.if_else(numeric, values, pa.scalar(None, pa.string()))
+    seconds = pd.Series(_as_series(pc.cast(only_numbers, pa.float64())), dtype="float64").copy()
+    clock = raw.str.fullmatch(r"\d{1,3}:\d{2}(?::\d{2})?", na=False) & seconds.isna()
+    if clock.any():
+        parts = raw[clock].astype(object).str.split(":")
+        padded = parts.map(lambda p: [0] * (3 - len(p)) + [int(x) for x in p])
+        seconds[clock] = padded.map(lambda p: p[0] * 3600 + p[1] * 60 + p[2]).astype(float)
+    bad = raw.notna() & ~(seconds.ge(0) & seconds.lt(1e7))
     if bad.any():
-        reason[bad] = (
-            "duration_s "
-            + _short(shown[bad].astype(_STRING))
-            + " is not a number of seconds (0 or more)"
+        reasons.add(
+            np.flatnonzero(bad.to_numpy(dtype=bool)),
+            (
+                "duration_s "
+                + _short(raw[bad].astype(_STRING))
+                + " is not a number of seconds (0 or more)"
+            ).tolist(),
         )
-    return pa.array(seconds.where(~bad), pa.float64()), pa.array(reason, pa.string())
+    return pa.array(seconds.where(~bad), pa.float64())
 
 
 def _normalise_numbers(distinct: pa.Array) -> pa.Array:
@@ -605,31 +679,55 @@ def _parse_number(text: str) -> str | None:
 # -- small helpers -------------------------------------------------------------------------
 
 
+def _clean_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Trimmed, with empty text as null."""
+    # Copy a column only when it needs it: a clean 10-million-row log stays one copy.
+    if pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py():
+        column = pc.utf8_trim_whitespace(column)
+    empty = pc.equal(column, "")
+    if pc.any(empty).as_py():
+        column = pc.if_else(empty, pa.scalar(None, pa.string()), column)
+    return column
+
+
+def _clean_codes(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
+    """`_clean_text` of a low-cardinality column, as one dictionary array of distinct names.
+
+    Cleaned per distinct name; names that clean to the same text share one code.
+    """
+    if not _is_codes(column.type):
+        column = pc.dictionary_encode(pc.cast(column, _TEXT))
+    if isinstance(column, pa.ChunkedArray):
+        # Joins the chunks' dictionaries (one per row group or CSV block) into one.
+        column = column.combine_chunks()
+    names = pc.dictionary_encode(_clean_text(column.dictionary.cast(pa.string())))
+    return pa.DictionaryArray.from_arrays(pc.take(names.indices, column.indices), names.dictionary)
+
+
 def _map_values(
-    values: pa.ChunkedArray | pa.Array, aliases: dict[str, str], *, default: str
-) -> pa.Array:
-    """Each value's canonical form, dictionary-encoded; `default` for empty, null if unknown."""
+    values: pa.DictionaryArray,
+    aliases: dict[str, str],
+    *,
+    default: str,
+    reasons: _Reasons,
+    message: tuple[str, str],
+) -> pa.DictionaryArray:
+    """Each value's canonical form, dictionary-encoded; `default` for empty.
+
+    An unknown value is null and its row rejected, quoting it between `message`'s two parts.
+    """
     targets = sorted(set(aliases.values()))
     code = {target: i for i, target in enumerate(targets)}
     keys = pa.array(list(aliases))
     codes = pa.array([code[a] for a in aliases.values()], pa.int32())
-    indices = pc.take(codes, pc.index_in(values, value_set=keys))
-    indices = pc.if_else(pc.is_null(values), pa.scalar(code[default], pa.int32()), indices)
-    if isinstance(indices, pa.ChunkedArray):
-        indices = indices.combine_chunks()
+    lowered = pc.utf8_lower(values.dictionary)
+    indices = pc.take(pc.take(codes, pc.index_in(lowered, value_set=keys)), values.indices)
+    unknown = _true_rows(pc.and_(pc.is_null(indices), pc.is_valid(values.indices)))
+    if len(unknown):
+        shown = _short(_as_string(pc.take(lowered, pc.take(values.indices, unknown))))
+        reasons.add(unknown, (message[0] + shown + message[1]).tolist())
+    indices = pc.if_else(pc.is_null(values.indices), pa.scalar(code[default], pa.int32()), indices)
     return pa.DictionaryArray.from_arrays(indices, pa.array(targets, pa.string()))
-
-
-def _quoted(
-    mask: pa.Array | pa.ChunkedArray, prefix: str, values: pa.ChunkedArray | pa.Array, suffix: str
-) -> pa.Array:
-    """A reason quoting the offending value where `mask` is set, else null."""
-    where = _as_series(pc.fill_null(mask, False)).to_numpy(dtype=bool)
-    reason = pd.Series(pd.NA, index=range(len(where)), dtype=_STRING)
-    if where.any():
-        shown = _short(_as_series(values)[where].fillna(""))
-        reason[where] = prefix + shown + suffix
-    return pa.array(reason, pa.string())
 
 
 def _short(values: pd.Series) -> pd.Series:
@@ -638,32 +736,71 @@ def _short(values: pd.Series) -> pd.Series:
     return "'" + cut.where(values.str.len() <= 40, cut + "...") + "'"
 
 
-def _first_reason(reasons: list[pa.Array], n: int) -> pa.Array:
-    if not reasons:
-        return pa.nulls(n, pa.string())
-    combined = reasons[0]
-    for more in reasons[1:]:
-        combined = pc.coalesce(combined, more)
-    return combined
+def _true_rows(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Positions where `mask` is true (null counts as false)."""
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    return pc.indices_nonzero(pc.fill_null(mask, False)).to_numpy().astype(np.int64)
 
 
-def _rejections(
-    call_id: pa.Array | pa.ChunkedArray, rows: pa.Array, reason: pa.Array
-) -> list[RejectedRow]:
-    bad = pc.indices_nonzero(pc.invert(pc.is_null(reason)))
-    if len(bad) == 0:
-        return []
-    texts = pc.take(reason, bad).to_pylist()
-    numbers = pc.take(rows, bad).to_pylist()
-    ids = pc.take(call_id, bad).to_pylist()
-    return [
-        RejectedRow(int(r), None if c is None else str(c)[:80], t)
-        for r, c, t in zip(numbers, ids, texts, strict=True)
-    ]
+def _may_repeat(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a non-null value may occur twice; exact when False, the usual answer.
+
+    Compares a 64-bit hash per value (80 MB for ten million call ids) where Arrow's exact
+    count_distinct keeps a hash table of the strings themselves (~700 MB).
+    """
+    if not _is_text(values.type):
+        return pc.count_distinct(values).as_py() < len(values) - values.null_count
+    if len(values) - values.null_count < 2:
+        return False
+    longest = pc.max(pc.binary_length(values)).as_py() or 0
+    # One random odd weight per byte position: a single-byte difference always changes the sum.
+    weights = np.random.default_rng(0).integers(0, 2**64, longest + 1, dtype=np.uint64) | 1
+    hashes = np.sort(
+        np.concatenate([_text_hashes(chunk, weights) for chunk in _as_chunked(values).chunks])
+    )
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _text_hashes(values: pa.Array, weights: np.ndarray) -> np.ndarray:
+    """Sum over each valid string's bytes of byte x weights[position], mod 2**64."""
+    large = pa.types.is_large_string(values.type)
+    offsets = np.frombuffer(values.buffers()[1], np.int64 if large else np.int32)
+    offsets = offsets[values.offset : values.offset + len(values) + 1].astype(np.int64)
+    data = values.buffers()[2]
+    text = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    hashes = lengths.astype(np.uint64) * weights[-1]
+    # A few megabytes of text at a time: the per-byte temporaries are 8 bytes a byte.
+    start = 0
+    while start < len(lengths):
+        stop = max(
+            start + 1, int(np.searchsorted(offsets, offsets[start] + _HASH_BYTES, "right")) - 1
+        )
+        stop = min(stop, len(lengths))
+        first, last = offsets[start], offsets[stop]
+        position = np.arange(last - first) - np.repeat(
+            offsets[start:stop] - first, lengths[start:stop]
+        )
+        terms = text[first:last].astype(np.uint64) * weights[position]
+        sums = np.concatenate(([np.uint64(0)], np.cumsum(terms, dtype=np.uint64)))
+        hashes[start:stop] += (
+            sums[offsets[start + 1 : stop + 1] - first] - sums[offsets[start:stop] - first]
+        )
+        start = stop
+    if values.null_count:
+        hashes = hashes[pc.is_valid(values).to_numpy(zero_copy_only=False)]
+    return hashes
+
+
+def _local_dates(utc: pa.Array | pa.ChunkedArray, timezone: str) -> pa.Array | pa.ChunkedArray:
+    """The local calendar date of each UTC timestamp."""
+    local = pc.local_timestamp(utc.cast(pa.timestamp(utc.type.unit, tz=timezone)))
+    return local.cast(pa.date32())
 
 
 def _as_column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
-    """A pandas column over the Arrow data: strings stay in Arrow, hashes categorical."""
+    """A pandas column over the Arrow data: strings stay in Arrow, repetitive text categorical."""
     if pa.types.is_dictionary(values.type):
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
@@ -672,6 +809,8 @@ def _as_column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
         return _as_string(values)
     if pa.types.is_timestamp(values.type):
         return _as_series(values).astype("datetime64[ns, UTC]")
+    if pa.types.is_date32(values.type):
+        return pd.Series(values, dtype=_DATE)
     return _as_series(values)
 
 
@@ -691,8 +830,8 @@ def _is_text(data_type: pa.DataType) -> bool:
     return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
 
 
-def _slices(values: pa.Array, size: int) -> list[pa.Array]:
-    return [values.slice(start, size) for start in range(0, len(values), size)]
+def _is_codes(data_type: pa.DataType) -> bool:
+    return pa.types.is_dictionary(data_type) and _is_text(data_type.value_type)
 
 
 def _as_categorical(values: pa.DictionaryArray) -> pd.Series:

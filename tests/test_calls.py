@@ -71,6 +71,25 @@ def test_parquet_log_with_typed_columns(tmp_path: Path) -> None:
     assert log.calls["caller_hash"].isna().tolist() == [False, True]
 
 
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_parquet_log_with_an_empty_timestamp_rejects_that_row(tmp_path: Path, tz) -> None:  # type: ignore[no-untyped-def]
+    stamps = pd.to_datetime(["2025-03-31 09:00", None, "2025-03-31 10:00"])
+    frame = pd.DataFrame(
+        {
+            "call_id": ["P1", "P2", "P3"],
+            "started_at": stamps if tz is None else stamps.tz_localize(tz),
+            "duration_s": [60, 90, 30],
+            "agent_id": ["a", "b", "c"],
+            "queue": ["parking"] * 3,
+        }
+    )
+    path = tmp_path / "calls.parquet"
+    frame.to_parquet(path)
+    log = read(path)
+    assert list(log.calls["call_id"]) == ["P1", "P3"]
+    assert [(r.row, r.reason) for r in log.rejected] == [(3, "started_at is empty")]
+
+
 def test_columns_and_types_of_the_table(tmp_path: Path) -> None:
     log = read(write_log(tmp_path, GOOD))
     assert list(log.calls.columns) == [
