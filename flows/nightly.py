@@ -1,20 +1,22 @@
 """`nightly_screening`: the night's sample, screened call by call, written as Parquet.
 
-    prepare-night    read + validate the log, mark repeats, draw the sample,
-                     write samples/ and census/                          (one task)
-    transcribe-<id>  check the recording path, transcribe (transcript cache)   (per call)
-    score-<id>       tag, redact, score                                        (per call)
-    write-night      scorecards/, transcripts/ (redacted), restricted/, failures/  (one task)
+    prepare-night  read + validate the log, mark repeats, draw the sample,
+                   write samples/ and census/                                   (one task)
+    screen-<id>    check the recording path, transcribe (transcript cache),
+                   tag, redact, score                                           (per call)
+    write-night    scorecards/, transcripts/ (redacted), restricted/, failures/  (one task)
 
-Only ids, paths and small dataclasses are task parameters. Per-call tasks return transcripts
-and turn text between themselves and to the flow, so their results are never persisted and
-never cached (`persist_result=False`, `NO_CACHE`): Prefect's database holds names, states and
-timings, not what callers said. Retries happen only where a retry can help (reading the log,
-the transcript cache); tagging is deterministic and is never retried.
+Only ids, paths and small dataclasses are task parameters. A call's task returns its scorecard
+and turn rows to the flow, so results are never persisted and never cached
+(`persist_result=False`, `NO_CACHE`): Prefect's database holds names, states and timings, not
+what callers said. One task per call, not one per step: on two cores every task run's API
+round trips come out of the same CPU as Whisper. Retries happen only where a retry can help
+(reading the log, the recording, the transcript cache: OSError); tagging is deterministic.
+Calls start longest first, so no long call is left running alone at the end of the night.
 
 Exactly once: every table is written by replacing its date's partition, and transcripts are
-cached under `<out>/.callqa/cache`, so a run killed half-way and started again redoes only the
-calls it had not transcribed and writes each call once.
+cached under `<out>/restricted/.cache`, so a run killed half-way and started again redoes only
+the calls it had not transcribed and writes each call once.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from zoneinfo import ZoneInfo
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import UnfinishedRun
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from rich.console import Console
@@ -53,7 +54,7 @@ from pipeline.scorecard import (
     transcript_rows,
 )
 from pipeline.tagging import load_pipeline, load_qa_weights, tag_transcript
-from pipeline.transcribe import Transcript, load_model, transcribe_call
+from pipeline.transcribe import load_model, transcribe_call
 
 __all__ = [
     "CACHE_DIR",
@@ -170,8 +171,8 @@ def _prepare_night(calls: Path, night: date, settings: Settings, run_id: str) ->
     )
 
 
-def _transcribe(call: SampledCall, options: NightOptions) -> Transcript | CallOutcome:
-    """The call's transcript (from the cache when a previous run made it), or why not."""
+def _screen(call: SampledCall, options: NightOptions) -> CallOutcome:
+    """One call end to end: recording check, transcript, tags, redaction, scorecard."""
     checked = store.resolve_recording(options.recordings, call.recording)
     if checked.path is None:
         return _failure(call, "recording", checked.reason or "refused", options.run_id)
@@ -182,7 +183,7 @@ def _transcribe(call: SampledCall, options: NightOptions) -> Transcript | CallOu
             compute_type=options.compute_type,
             cpu_threads=options.cpu_threads,
         )
-    return transcribe_call(
+    transcript = transcribe_call(
         checked.path,
         layout=call.channel_layout,
         model=options.whisper_model,
@@ -191,20 +192,12 @@ def _transcribe(call: SampledCall, options: NightOptions) -> Transcript | CallOu
         cache_dir=options.cache_dir,
         low_confidence=options.low_confidence,
     )
-
-
-def _score(
-    call: SampledCall, transcript: Transcript | CallOutcome, options: NightOptions
-) -> CallOutcome:
-    """Tag, redact and score one transcribed call; any failure becomes the call's failure row."""
-    if isinstance(transcript, CallOutcome):
-        return transcript
     if transcript.status == "unreadable":
         return _failure(call, "transcribe", transcript.reason or "unreadable", options.run_id)
     nlp, weights = _tagger(options.models_dir)
     try:
         with _TAG_LOCK:
-            # spaCy and Presidio are not documented as thread-safe; tagging is ~5% of a call.
+            # spaCy and Presidio are not documented as thread-safe; tagging is ~2% of a call.
             tags = tag_transcript(transcript.turns, nlp)
         card = build_scorecard(
             call,
@@ -253,39 +246,33 @@ prepare_night = task(
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-transcribe = task(
-    _transcribe,
-    name="transcribe",
-    task_run_name="transcribe-{call.call_id}",
+screen = task(
+    _screen,
+    name="screen",
+    task_run_name="screen-{call.call_id}",
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=_io_error,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-score = task(
-    _score,
-    name="score",
-    task_run_name="score-{call.call_id}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
 write_night = task(_write_night, name="write-night", cache_policy=NO_CACHE, persist_result=False)
 
 
+def _longest_first(calls: list[SampledCall]) -> list[SampledCall]:
+    """The calls in the order to start them: longest first (LPT), unknown lengths last."""
+    return sorted(calls, key=lambda c: -(c.duration_s or 0.0))
+
+
 def _collect(
-    calls: list[SampledCall],
-    futures: list[PrefectFuture[CallOutcome]],
-    upstream: list[PrefectFuture[Any]],
-    run_id: str,
-    show: bool,
-) -> list[CallOutcome]:
-    """Wait for every call, with a live count on the terminal, in manifest order.
+    calls: list[SampledCall], futures: list[PrefectFuture[CallOutcome]], run_id: str, show: bool
+) -> dict[str, CallOutcome]:
+    """Wait for every call's task, with a live count on the terminal.
 
     A missing model or broken rule pack stops the night (no call could succeed); any other
-    crash of a call's tasks becomes that call's failure row.
+    crash of a call's task becomes that call's failure row.
     """
-    by_future = {id(f): i for i, f in enumerate(futures)}
+    by_future = {id(f): call for f, call in zip(futures, calls, strict=True)}
     done: dict[str, CallOutcome] = {}
     progress = Progress(
         TextColumn("screening calls"),
@@ -298,16 +285,8 @@ def _collect(
     with progress:
         bar = progress.add_task("calls", total=len(futures))
         for future in as_completed(futures):
-            index = by_future[id(future)]
-            call = calls[index]
-            try:
-                result = future.result(raise_on_failure=False)
-            except UnfinishedRun as exc:  # never started: its transcription failed
-                result = exc
-            if not isinstance(result, CallOutcome):
-                # The score task did not run if its transcription crashed: find out why.
-                cause = upstream[index].result(raise_on_failure=False)
-                result = cause if isinstance(cause, BaseException) else result
+            call = by_future[id(future)]
+            result = future.result(raise_on_failure=False)
             if isinstance(result, _FATAL):
                 raise result
             if isinstance(result, CallOutcome):
@@ -317,7 +296,7 @@ def _collect(
                 name = type(result).__name__ if isinstance(result, BaseException) else "crash"
                 done[call.call_id] = _failure(call, "task", f"task failed ({name})", run_id)
             progress.advance(bar)
-    return [done[c.call_id] for c in calls]
+    return done
 
 
 def _default_night(timezone: str) -> date:
@@ -369,9 +348,10 @@ def nightly_screening(
         thresholds=Thresholds(low_confidence=settings.low_confidence),
     )
     plan = prepare_night(Path(calls), night, settings, run_id)
-    transcripts = [transcribe.submit(c, options) for c in plan.calls]
-    scores = [score.submit(c, t, options) for c, t in zip(plan.calls, transcripts, strict=True)]
-    outcomes = _collect(plan.calls, scores, transcripts, run_id, show_progress)
+    order = _longest_first(plan.calls)
+    futures = [screen.submit(c, options) for c in order]
+    done = _collect(order, futures, run_id, show_progress)
+    outcomes = [done[c.call_id] for c in plan.calls]
     write_night(plan, outcomes, settings.out_dir)
     summary = NightSummary.from_rows(
         call_date=night,
