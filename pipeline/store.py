@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ __all__ = [
 #: The partition column: a folder name, never a column inside the files.
 PARTITION_KEY = "call_date"
 _PART_FILE = "part-0.parquet"
+#: A temporary file untouched this long was left by a killed writer (a write takes seconds).
+_STALE_TMP_S = 3600
 
 
 @dataclass(frozen=True)
@@ -376,8 +379,23 @@ def _atomic_write(table: pa.Table, target: Path) -> None:
         finally:
             tmp.unlink(missing_ok=True)
         _fsync_dir(target.parent)
+        _sweep_stale(target)
     except OSError as exc:
         raise _os_error(exc, target, "writing") from exc
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporary files a killed writer of `target` left behind.
+
+    Only old ones: a writer still at work (another run of the same date) keeps its file fresh.
+    """
+    cutoff = time.time() - _STALE_TMP_S
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def write_partition(

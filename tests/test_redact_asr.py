@@ -16,6 +16,7 @@ import av
 import numpy as np
 import pytest
 from rapidfuzz import fuzz
+from spoken_numbers import MONTHS, ORDINALS, TEENS, TENS, UNITS
 
 from pipeline.redact import PIISpan, silence_pii_audio
 from pipeline.sampledata import PIILabel, ScriptedCall
@@ -40,80 +41,9 @@ ASR_CALLS = (
 _TITLES = {"mr", "mrs", "miss", "ms", "dr", "mister", "missus"}
 _STREET_WORDS = {"flat", "road", "street", "lane", "way", "court", "close", "avenue", "rise"}
 _STREET_WORDS |= {"parade", "drive", "green", "place", "gardens", "crescent", "grove"}
-_DIGIT_WORDS = {
-    "zero": "0",
-    "nought": "0",
-    "oh": "0",
-    "o": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
-_TEENS = {
-    w: str(10 + i)
-    for i, w in enumerate(
-        [
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-        ]
-    )
-}
-_TENS = {
-    w: str(20 + 10 * i)
-    for i, w in enumerate(
-        ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-    )
-}
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
-_ORDINALS = [
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-    "thirteenth",
-    "fourteenth",
-    "fifteenth",
-    "sixteenth",
-    "seventeenth",
-    "eighteenth",
-    "nineteenth",
-    "twentieth",
-]
+_DIGIT_WORDS = {w: str(i) for i, w in enumerate(UNITS)} | {"nought": "0", "oh": "0", "o": "0"}
+_TEENS = {w: str(10 + i) for i, w in enumerate(TEENS)}
+_TENS = {w: str(20 + 10 * i) for i, w in enumerate(TENS)}
 _EMAIL_WORDS = {"at", "dot", "underscore", "dash", "hyphen"}
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
@@ -174,8 +104,8 @@ def _dob_forms(iso: str) -> tuple[set[str], re.Pattern[str]]:
         for m in {f"{month:02d}", str(month)}
         for y in {str(year), f"{year % 100:02d}"}
     }
-    day_words = rf"(?:{day}(?:st|nd|rd|th)?|{_ORDINALS[day - 1] if day <= 20 else '@'})"
-    month_word = _MONTHS[month - 1]
+    day_words = rf"(?:{day}(?:st|nd|rd|th)?|{ORDINALS[day - 1] if day <= 20 else '@'})"
+    month_word = MONTHS[month - 1]
     pattern = re.compile(
         rf"\b{day_words}\W+(?:of\W+)?{month_word}\b|\b{month_word}\W+(?:the\W+)?{day_words}\b"
     )

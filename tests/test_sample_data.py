@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 import pytest
+from spoken_numbers import MONTHS, ORDINALS, TEENS, TENS, UNITS
 
 from pipeline.sampledata import (
     DEMO_DATE,
@@ -154,70 +155,16 @@ def test_agent_named_label_matches_the_agent(spoken: list[ScriptedCall]) -> None
         assert said == call.labels.qa.agent_named, call.name
 
 
-_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_TEENS = [
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_ORDINALS = {
-    word: number
-    for number, word in enumerate(
-        [
-            "_",
-            "first",
-            "second",
-            "third",
-            "fourth",
-            "fifth",
-            "sixth",
-            "seventh",
-            "eighth",
-            "ninth",
-            "tenth",
-            "eleventh",
-            "twelfth",
-            "thirteenth",
-            "fourteenth",
-            "fifteenth",
-            "sixteenth",
-            "seventeenth",
-            "eighteenth",
-            "nineteenth",
-            "twentieth",
-        ]
-    )
-} | {"thirtieth": 30}
-_MONTHS = [
-    "_",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
+_TENS = ("_", "_", *TENS)
+_ORDINALS = {word: number for number, word in enumerate(ORDINALS, start=1)} | {"thirtieth": 30}
+_MONTHS = ("_", *MONTHS)
 
 
 def _merge_tens(words: list[str]) -> list[str]:
     """'twenty', 'three' -> '23' and 'twenty', 'first' -> '21' (compound numbers)."""
     out: list[str] = []
     for word in words:
-        unit = _UNITS.index(word) if word in _UNITS[1:] else None
+        unit = UNITS.index(word) if word in UNITS[1:] else None
         unit = _ORDINALS[word] if unit is None and 0 < _ORDINALS.get(word, 10) < 10 else unit
         if unit is not None and out and out[-1] in _TENS[2:]:
             out[-1] = str(10 * _TENS.index(out[-1]) + unit)
@@ -235,10 +182,10 @@ def _to_digits(words: list[str]) -> list[str]:
             continue
         if word in ("oh", "nought", "zero"):
             word = "0"
-        elif word in _UNITS:
-            word = str(_UNITS.index(word))
-        elif word in _TEENS:
-            word = str(10 + _TEENS.index(word))
+        elif word in UNITS:
+            word = str(UNITS.index(word))
+        elif word in TEENS:
+            word = str(10 + TEENS.index(word))
         elif word in _TENS:
             word = str(10 * _TENS.index(word))
         elif word in _ORDINALS:

@@ -62,6 +62,20 @@ def test_rerun_replaces_partition_and_never_duplicates(tmp_path: Path) -> None:
     assert not [p for p in (tmp_path / "failures").rglob("*") if p.name.startswith(".")]
 
 
+def test_a_killed_writers_temporary_file_is_swept_once_stale(tmp_path: Path) -> None:
+    target = store.write_partition(tmp_path, "failures", NIGHT, _failures(1))
+    stale = target.parent / f".{target.name}.{'a' * 32}.tmp"
+    busy = target.parent / f".{target.name}.{'b' * 32}.tmp"
+    stale.write_bytes(b"PAR1 half a file")
+    busy.write_bytes(b"PAR1 another run still writing")
+    two_hours_ago = stale.stat().st_mtime - 2 * 3600
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    store.write_partition(tmp_path, "failures", NIGHT, _failures(2))
+    assert not stale.exists()
+    assert busy.exists()
+    assert len(store.read_table(tmp_path, "failures")) == 2
+
+
 def test_read_filters_dates_and_missing_table_is_empty(tmp_path: Path) -> None:
     for day in (1, 2, 3):
         store.write_partition(tmp_path, "failures", date(2025, 3, day), _failures(day))
