@@ -5,10 +5,7 @@ start times, durations, 250 agents in 25 teams, 16 queues, caller numbers in the
 formats with repeat callers and withheld numbers, in/outbound, recording paths), then times, in
 separate processes:
 
-- `callqa sample --calls LOG --out DIR --date D` (or, while the CLI cannot run it, this script's
-  own `run` mode: read_call_log -> draw_sample (repeat counts for the night) -> write the
-  manifest with store.write_partition; on the CSV it then times mark_repeats over the whole
-  log too, as a separate figure), and
+- `callqa sample --calls LOG --out DIR --date D`, and
 - a bare `pandas.read_csv(LOG)` of the same CSV, in the same run,
 
 and records each one's wall time and peak RSS (the kernel's ru_maxrss of that process, from
@@ -39,29 +36,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipeline.tagging import CONTACT_REASONS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "benchmarks" / "sampling.json"
 NIGHT = date(2025, 3, 20)
 MONTH_START = np.datetime64("2025-03-01T00:00:00", "s")
 DAYS = 31
-QUEUES = [
-    "council_tax",
-    "benefits",
-    "waste_recycling",
-    "parking",
-    "housing_repairs",
-    "housing_options",
-    "planning",
-    "school_admissions",
-    "libraries",
-    "adult_social_care",
-    "children_services",
-    "environmental_health",
-    "highways",
-    "registrars",
-    "online_account",
-    "other",
-]
+QUEUES = list(CONTACT_REASONS)
 QUEUE_SHARE = np.array([20, 12, 14, 8, 10, 6, 3, 3, 1, 5, 4, 3, 4, 2, 3, 2], dtype=float)
 CHUNK = 1_000_000
 HASH_KEY = "benchmark-caller-hash-key"
@@ -199,86 +181,12 @@ def _env(out: Path) -> dict[str, str]:
     return env
 
 
-def _cli_works(tmp: Path) -> bool:
-    """Whether `callqa sample` runs end to end here (the CLI is wired by the lead)."""
-    callqa = Path(sys.executable).parent / "callqa"
-    if not callqa.exists():
-        return False
-    log = tmp / "probe.csv"
-    generate(log, 2000)
-    out = tmp / "probe-out"
-    result = measure(
-        [str(callqa), "sample", "--calls", str(log), "--out", str(out), "--date", str(NIGHT)],
-        _env(out),
-    )
-    return result["exit_code"] == 0 and any((out / "samples").glob("call_date=*/*.parquet"))
+def sample_command(log: Path, out: Path) -> list[str]:
+    callqa = str(Path(sys.executable).parent / "callqa")
+    return [callqa, "sample", "--calls", str(log), "--out", str(out), "--date", str(NIGHT)]
 
 
-def sample_command(log: Path, out: Path, use_cli: bool) -> list[str]:
-    if use_cli:
-        callqa = str(Path(sys.executable).parent / "callqa")
-        return [callqa, "sample", "--calls", str(log), "--out", str(out), "--date", str(NIGHT)]
-    return [sys.executable, str(Path(__file__)), "run", str(log), str(out), str(NIGHT)]
-
-
-def run_sample(log: Path, out: Path, night: date) -> None:
-    """What `callqa sample` does, with the default settings (the `run` mode)."""
-    from pipeline import store
-    from pipeline.calls import read_call_log
-    from pipeline.config import Settings
-    from pipeline.repeats import mark_repeats
-    from pipeline.sampling import draw_sample
-
-    settings = Settings(out_dir=out)
-    began = time.perf_counter()
-    log_read = read_call_log(log, caller_hash_key=HASH_KEY.encode(), timezone=settings.timezone)
-    read_s = time.perf_counter() - began
-    # Repeat counts for the night only (mark_repeats(call_date=...)), as draw_sample does when
-    # the log is not already marked: the whole-log count is the monthly report's job.
-    draw = draw_sample(
-        log_read.calls,
-        date=night,
-        seed=settings.seed,
-        sample_size=settings.sample_size,
-        stratify_by=settings.stratify_by,
-        min_per_agent=settings.min_per_agent,
-        direction=settings.direction,
-        margin_of_error=settings.margin_of_error,
-        confidence_level=settings.confidence_level,
-        targeted_long_call_s=settings.targeted_long_call_s,
-        targeted_repeat_min_prior=settings.targeted_repeat_min_prior,
-        watch_queues=settings.watch_queues,
-        repeat_window_days=settings.repeat_window_days,
-    )
-    draw_s = time.perf_counter() - began - read_s
-    store.write_partition(out, store.SAMPLES, night, draw.manifest.assign(run_id="benchmark"))
-    total = time.perf_counter() - began
-    figures: dict[str, object] = {}
-    if log.suffix == ".csv":
-        # Timed after the sample, for the record; skipped on the 10M log so that its peak RSS
-        # is the sample's alone.
-        whole = time.perf_counter()
-        mark_repeats(log_read.calls, window_days=settings.repeat_window_days)
-        figures["mark_repeats_whole_log_s_not_in_total"] = round(time.perf_counter() - whole, 2)
-    print(
-        json.dumps(
-            {
-                **figures,
-                "rows": len(log_read.calls),
-                "rejected": len(log_read.rejected),
-                "read_call_log_s": round(read_s, 2),
-                "draw_sample_s": round(draw_s, 2),
-                "write_manifest_s": round(total - read_s - draw_s, 2),
-                "sample_total_s": round(total, 2),
-                "population": draw.population,
-                "random": draw.random_size,
-                "targeted": draw.targeted_size,
-            }
-        )
-    )
-
-
-def bench(size: int, tmp: Path, use_cli: bool) -> dict[str, object]:
+def bench(size: int, tmp: Path) -> dict[str, object]:
     suffix = ".csv" if size <= 2_000_000 else ".parquet"
     log = tmp / f"calls_{size}{suffix}"
     began = time.perf_counter()
@@ -290,10 +198,8 @@ def bench(size: int, tmp: Path, use_cli: bool) -> dict[str, object]:
         "generate_s": round(time.perf_counter() - began, 1),
     }
     out = tmp / f"out_{size}"
-    sample = measure(sample_command(log, out, use_cli), _env(out))
+    sample = measure(sample_command(log, out), _env(out))
     result["sample"] = sample
-    if sample["exit_code"] == 0 and not use_cli:
-        result["stages"] = json.loads(str(sample["stdout_tail"]).strip().splitlines()[-1])
     if suffix == ".csv":
         bare = measure(
             [
@@ -327,14 +233,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="callqa-bench-") as folder:
         tmp = Path(folder)
-        use_cli = _cli_works(tmp)
-        results = [bench(size, tmp, use_cli) for size in args.sizes]
+        results = [bench(size, tmp) for size in args.sizes]
     import pandas
 
     report = {
         "benchmark": "callqa sample on generated call logs",
         "night": str(NIGHT),
-        "timed": "callqa sample (CLI)" if use_cli else "benchmarks/sampling.py run (CLI not ready)",
+        "timed": "callqa sample (CLI)",
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -350,8 +255,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "run":
-        sys.path.insert(0, str(ROOT))
-        run_sample(Path(sys.argv[2]), Path(sys.argv[3]), date.fromisoformat(sys.argv[4]))
-    else:
-        main()
+    main()
