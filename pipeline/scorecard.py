@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.tagging import QA_CHECKS, QAChecks, Tags, qa_score
-from pipeline.transcribe import Transcript
+from pipeline.transcribe import Transcript, Turn
 
 __all__ = [
     "FLAG_NAMES",
@@ -277,16 +277,7 @@ def transcript_rows(call_id: str, transcript: Transcript, tags: Tags) -> list[di
             f"{call_id}: {len(redacted)} redacted turns for {len(transcript.turns)} turns"
         )
     return [
-        {
-            "call_id": call_id,
-            "turn": i,
-            "speaker": turn.speaker,
-            "start_s": turn.start_s,
-            "end_s": turn.end_s,
-            "text": redacted[i].text,
-            "confidence": turn.confidence,
-        }
-        for i, turn in enumerate(transcript.turns)
+        _turn_row(call_id, i, turn, redacted[i].text) for i, turn in enumerate(transcript.turns)
     ]
 
 
@@ -298,16 +289,20 @@ def restricted_rows(call_id: str, transcript: Transcript, tags: Tags) -> list[di
             {"type": span.type, "start": span.start, "end": span.end}
         )
     return [
-        {
-            "call_id": call_id,
-            "turn": i,
-            "speaker": turn.speaker,
-            "start_s": turn.start_s,
-            "end_s": turn.end_s,
-            "text": turn.text,
-            "confidence": turn.confidence,
-            "words": [dataclasses.asdict(w) for w in turn.words],
-            "pii": spans.get(i, []),
-        }
+        _turn_row(call_id, i, turn, turn.text)
+        | {"words": [dataclasses.asdict(w) for w in turn.words], "pii": spans.get(i, [])}
         for i, turn in enumerate(transcript.turns)
     ]
+
+
+def _turn_row(call_id: str, index: int, turn: Turn, text: str) -> dict[str, Any]:
+    """The columns `transcripts/` and `restricted/` share, with the text each one keeps."""
+    return {
+        "call_id": call_id,
+        "turn": index,
+        "speaker": turn.speaker,
+        "start_s": turn.start_s,
+        "end_s": turn.end_s,
+        "text": text,
+        "confidence": turn.confidence,
+    }
