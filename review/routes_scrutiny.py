@@ -65,12 +65,14 @@ def pseudonyms(secret: bytes, pack_id: int, agent_ids: list[str]) -> dict[str, s
     return names
 
 
-def _granted(db: Session, viewer: Viewer, pack_id: int) -> Pack:
-    """The pack, if granted to this member; 403 otherwise (also for packs that do not exist,
-    so ids cannot be probed)."""
+def _granted(db: Session, viewer: Viewer, pack_id: int, call_id: str | None = None) -> Pack:
+    """The pack, if granted to this member (and holding `call_id`, when given); 403 otherwise
+    (also for packs that do not exist, so ids cannot be probed)."""
     pack = db.get(Pack, pack_id)
     if pack is None or db.get(PackGrant, (pack_id, viewer.id)) is None:
         raise HTTPException(403, "That screening sample has not been shared with you.")
+    if call_id is not None and call_id not in {c.call_id for c in pack.calls}:
+        raise HTTPException(403, _NOT_FOUND)
     return pack
 
 
@@ -151,9 +153,7 @@ def pack_call(
     viewer: Annotated[Viewer, Depends(member)],
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
-    pack = _granted(db, viewer, pack_id)
-    if call_id not in {c.call_id for c in pack.calls}:
-        raise HTTPException(403, _NOT_FOUND)
+    pack = _granted(db, viewer, pack_id, call_id)
     data = _pack_data(request, pack)
     rows = _calls(request, pack, data)
     index = next(i for i, r in enumerate(rows) if r["call_id"] == call_id)
@@ -189,9 +189,7 @@ def pack_audio(
     viewer: Annotated[Viewer, Depends(member)],
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
-    pack = _granted(db, viewer, pack_id)
-    if call_id not in {c.call_id for c in pack.calls}:
-        raise HTTPException(403, _NOT_FOUND)
+    pack = _granted(db, viewer, pack_id, call_id)
     data = _pack_data(request, pack)
     path = data.audio.get(call_id) if data is not None else None
     if path is None:
