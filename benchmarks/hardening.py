@@ -50,6 +50,7 @@ from hardening.night import (  # noqa: E402
     PrefectServer,
     after_night,
     build_world,
+    fill,
     kill_after,
     run_night,
     start_night,
@@ -228,16 +229,9 @@ def other_faults(world: Any, env: dict[str, str], folder: Path) -> dict[str, Any
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True).returncode == 0:  # fmt: skip
         try:
             first = run_night(world, disk / "out", env, log="tiny")
-            fd = os.open(disk / "ballast", os.O_WRONLY | os.O_CREAT)
-            for size in (65536, 4096, 1):
-                while True:
-                    try:
-                        os.write(fd, b"\0" * size)
-                    except OSError:
-                        break
-            os.close(fd)
+            ballast = fill(disk)
             results["disk_full"] = ends(run_night(world, disk / "out", env, log="tiny")) | {"first_returncode": first.returncode}  # fmt: skip
-            (disk / "ballast").unlink()
+            ballast.unlink()
             subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
             results["read_only"] = ends(run_night(world, disk / "out", env, log="tiny"))
         finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hardening.night import KILL_POINTS, NIGHT, kill_when, run_night, start_night
+from hardening.night import KILL_POINTS, NIGHT, fill, kill_when, run_night, start_night
 
 from pipeline import store
 
@@ -105,22 +105,6 @@ def tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Fill the file system under `folder` to the last byte."""
-    ballast = folder / "ballast"
-    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 4096, 1):
-            while True:
-                try:
-                    os.write(fd, b"\0" * size)
-                except OSError:
-                    break
-    finally:
-        os.close(fd)
-    return ballast
 
 
 def test_disk_full_keeps_earlier_partitions_and_says_so(

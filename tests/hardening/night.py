@@ -447,3 +447,19 @@ def shared_night(root: Path, prefect_server: tuple[str, Path, Path]) -> SharedNi
     pack = root / "pack"
     after = after_night(run.out, pack, world.recordings, env)
     return SharedNight(world, run, after, pack, env, home, database)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system under `folder` to the last byte."""
+    ballast = folder / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 1):
+            while True:
+                try:
+                    os.write(fd, b"\0" * size)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+    return ballast
