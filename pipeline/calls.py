@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import phonenumbers
@@ -81,8 +82,6 @@ _DATE = pd.ArrowDtype(pa.date32())
 #: categoricals.
 _CATEGORICAL = ("agent_id", "team", "queue", "direction", "channel_layout")
 _CODES = pa.dictionary(pa.int32(), pa.string())
-# Bytes of text hashed at a time when looking for duplicate call ids (bounds the temporaries).
-_HASH_BYTES = 1 << 22
 #: Characters in a hex SHA-256 digest.
 _HEX_DIGEST = 64
 # Wide enough for the odd 1 MB notes field an export may carry.
@@ -746,51 +745,14 @@ def _true_rows(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _may_repeat(values: pa.ChunkedArray | pa.Array) -> bool:
     """Whether a non-null value may occur twice; exact when False, the usual answer.
 
-    Compares a 64-bit hash per value (80 MB for ten million call ids) where Arrow's exact
-    count_distinct keeps a hash table of the strings themselves (~700 MB).
+    Compares DuckDB's 64-bit hash of each value (80 MB for ten million call ids) where an exact
+    distinct count keeps a hash table of the strings themselves (~700 MB).
     """
-    if not _is_text(values.type):
-        return pc.count_distinct(values).as_py() < len(values) - values.null_count
-    if len(values) - values.null_count < 2:
-        return False
-    longest = pc.max(pc.binary_length(values)).as_py() or 0
-    # One random odd weight per byte position: a single-byte difference always changes the sum.
-    weights = np.random.default_rng(0).integers(0, 2**64, longest + 1, dtype=np.uint64) | 1
-    hashes = np.sort(
-        np.concatenate([_text_hashes(chunk, weights) for chunk in _as_chunked(values).chunks])
-    )
-    return bool((hashes[1:] == hashes[:-1]).any())
-
-
-def _text_hashes(values: pa.Array, weights: np.ndarray) -> np.ndarray:
-    """Sum over each valid string's bytes of byte x weights[position], mod 2**64."""
-    large = pa.types.is_large_string(values.type)
-    offsets = np.frombuffer(values.buffers()[1], np.int64 if large else np.int32)
-    offsets = offsets[values.offset : values.offset + len(values) + 1].astype(np.int64)
-    data = values.buffers()[2]
-    text = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-    lengths = np.diff(offsets)
-    hashes = lengths.astype(np.uint64) * weights[-1]
-    # A few megabytes of text at a time: the per-byte temporaries are 8 bytes a byte.
-    start = 0
-    while start < len(lengths):
-        stop = max(
-            start + 1, int(np.searchsorted(offsets, offsets[start] + _HASH_BYTES, "right")) - 1
-        )
-        stop = min(stop, len(lengths))
-        first, last = offsets[start], offsets[stop]
-        position = np.arange(last - first) - np.repeat(
-            offsets[start:stop] - first, lengths[start:stop]
-        )
-        terms = text[first:last].astype(np.uint64) * weights[position]
-        sums = np.concatenate(([np.uint64(0)], np.cumsum(terms, dtype=np.uint64)))
-        hashes[start:stop] += (
-            sums[offsets[start + 1 : stop + 1] - first] - sums[offsets[start:stop] - first]
-        )
-        start = stop
-    if values.null_count:
-        hashes = hashes[pc.is_valid(values).to_numpy(zero_copy_only=False)]
-    return hashes
+    with duckdb.connect() as con:
+        con.register("ids", pa.table({"id": values}))
+        hashes = con.execute("SELECT hash(id) AS h FROM ids WHERE id IS NOT NULL").fetchnumpy()
+    ordered = np.sort(hashes["h"])
+    return bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _local_dates(utc: pa.Array | pa.ChunkedArray, timezone: str) -> pa.Array | pa.ChunkedArray:
