@@ -45,6 +45,7 @@ __all__ = [
     "TRANSCRIPTS",
     "RecordingCheck",
     "TableSpec",
+    "locked_connection",
     "partition_dates",
     "query_output",
     "read_file",
@@ -576,44 +577,114 @@ def resolve_recording(recordings: Path, relative: str | None) -> RecordingCheck:
 # -- ad-hoc SQL and CSV --------------------------------------------------------------------
 
 
-def query_output(out: Path, query: str) -> pd.DataFrame:
-    """Run DuckDB SQL over `<out>`: each table is a view of its name (`scorecards`, ...).
+#: What `callqa sql` answers with when a query reaches past its views (restricted/, keys, other
+#: files, writes, extensions or settings).
+_SQL_LOCKED = (
+    "callqa sql only reads the output tables ({tables}): other files (restricted/, the keys), "
+    "ATTACH, COPY, EXPORT, INSTALL/LOAD, creating tables and changing settings are switched off"
+)
+
+
+def _sql_views(out: Path) -> dict[str, str]:
+    """Each exposed table's view definition, for the tables `out` has files of.
 
     `restricted` (unredacted transcripts) is left out: it is for quality leads, in the review app.
+    """
+    views = {}
+    for spec in TABLES.values():
+        if spec is RESTRICTED or spec is SCRUTINY_PACK:
+            continue
+        if spec.partitioned:
+            if not any((out / spec.name).glob(f"{PARTITION_KEY}=*/*.parquet")):
+                continue
+            files = out / spec.name / f"{PARTITION_KEY}=*" / "*.parquet"
+            source = (
+                f"read_parquet('{_sql_text(files)}', hive_partitioning=true, union_by_name=true)"
+            )
+            views[spec.name] = f"SELECT * FROM {source}"
+        else:
+            if not any((out / "reports").glob(f"*/{spec.name}.parquet")):
+                continue
+            files = out / "reports" / "*" / f"{spec.name}.parquet"
+            source = f"read_parquet('{_sql_text(files)}', filename=true)"
+            views[spec.name] = (
+                "SELECT * EXCLUDE (filename"
+                + (", month" if "month" in spec.columns else "")
+                + "), regexp_extract(filename, 'reports/([0-9-]+)/', 1) AS month FROM "
+                + source
+            )
+    return views
 
-    `estimates` and `frequent_callers` cover every month's report, with a `month` column.
+
+def _sql_folders(out: Path) -> list[Path]:
+    """The folders the views read: every exposed partitioned table's and reports/."""
+    folders = [out / s.name for s in TABLES.values() if s.partitioned and s is not RESTRICTED]
+    return [*folders, out / "reports"]
+
+
+def locked_connection(out: Path, temp_dir: Path | None = None) -> Any:
+    """An in-memory DuckDB with the output's views, then file access off and settings locked.
+
+    Views are bound again at every query, so they keep working through `allowed_directories`
+    (the table folders only); everything else on disk, ATTACH, COPY TO, INSTALL/LOAD and secrets
+    hit `enable_external_access=false`, and `lock_configuration` stops a query turning it back on.
+    DuckDB's spill folder is allowed too, so it is pointed at `temp_dir` (a private empty folder)
+    rather than `.tmp/` in the working folder.
     """
     import duckdb
 
-    out = Path(out)
-    con = duckdb.connect()
+    out = Path(out).resolve()
+    con = duckdb.connect(":memory:")
     try:
-        for spec in TABLES.values():
-            if spec is RESTRICTED:
-                continue
-            if spec.partitioned:
-                files = out / spec.name / f"{PARTITION_KEY}=*" / "*.parquet"
-                if not any((out / spec.name).glob(f"{PARTITION_KEY}=*/*.parquet")):
-                    continue
-                source = f"read_parquet('{_sql_text(files)}', hive_partitioning=true, union_by_name=true)"
-                con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM {source}")
-            else:
-                files = out / "reports" / "*" / f"{spec.name}.parquet"
-                if not any((out / "reports").glob(f"*/{spec.name}.parquet")):
-                    continue
-                source = f"read_parquet('{_sql_text(files)}', filename=true)"
-                con.execute(
-                    f"CREATE VIEW {spec.name} AS SELECT * EXCLUDE (filename"
-                    + (", month" if "month" in spec.columns else "")
-                    + "), regexp_extract(filename, 'reports/([0-9-]+)/', 1) AS month FROM "
-                    + source
-                )
-        return con.execute(query).df()
-    except duckdb.Error as exc:
-        shown = ", ".join(t for t in TABLES if t != RESTRICTED.name)
-        raise StoreError(f"SQL failed: {exc} (tables: {shown})") from exc
-    finally:
+        for name, definition in _sql_views(out).items():
+            con.execute(f"CREATE VIEW {name} AS {definition}")
+        if temp_dir is not None:
+            con.execute(f"SET temp_directory = '{_sql_text(temp_dir)}'")
+        # A trailing `/` makes each a folder prefix: `samples/` does not allow `samples_old/`.
+        folders = ", ".join(f"'{_sql_text(f)}/'" for f in _sql_folders(out))
+        con.execute(f"SET allowed_directories = [{folders}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
         con.close()
+        raise
+    return con
+
+
+#: Statements that only read. Anything else (COPY, ATTACH, SET, LOAD/INSTALL, PRAGMA, CREATE,
+#: EXPORT, CALL) is refused before it runs, so a write into a view's own (allowed) folder, which
+#: DuckDB's file lock would let through, never happens.
+_READ_ONLY = ("SELECT", "EXPLAIN")
+
+
+def query_output(out: Path, query: str) -> pd.DataFrame:
+    """Run read-only DuckDB SQL over `<out>`: each table is a view of its name (`scorecards`, ...).
+
+    `restricted` (unredacted transcripts) is left out, and the query cannot read it (or the key
+    files, or any other file) by name either: see `locked_connection`. `estimates` and
+    `frequent_callers` cover every month's report, with a `month` column.
+    """
+    import tempfile
+
+    import duckdb
+
+    shown = ", ".join(_sql_views(Path(out).resolve())) or "none yet"
+    with tempfile.TemporaryDirectory(prefix="callqa-sql-") as spill:
+        con = locked_connection(out, Path(spill))
+        try:
+            kinds = [s.type.name for s in con.extract_statements(query)]
+            if any(kind not in _READ_ONLY for kind in kinds):
+                raise StoreError(_SQL_LOCKED.format(tables=shown))
+            return con.execute(query).df()
+        except (duckdb.PermissionException, duckdb.InvalidInputException) as exc:
+            if isinstance(exc, duckdb.InvalidInputException) and "locked" not in str(exc):
+                raise StoreError(f"SQL failed: {exc} (tables: {shown})") from exc
+            # DuckDB's message names the file; ours says why and what is allowed.
+            raise StoreError(_SQL_LOCKED.format(tables=shown)) from exc
+        except duckdb.Error as exc:
+            raise StoreError(f"SQL failed: {exc} (tables: {shown})") from exc
+        finally:
+            con.close()
 
 
 def _sql_text(path: Path) -> str:
