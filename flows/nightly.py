@@ -5,6 +5,8 @@
     screen-<id>    check the recording path, transcribe (transcript cache),
                    tag, redact, score                                           (per call)
     write-night    scorecards/, transcripts/ (redacted), restricted/, failures/  (one task)
+    purge-expired  delete what is past its keeping period (restricted/, the
+                   transcript cache, review notes, audit rows); log it in purges/ (one task)
 
 Only ids, paths and small dataclasses are task parameters. A call's task returns its scorecard
 and turn rows to the flow, so results are never persisted and never cached
@@ -44,6 +46,7 @@ from pipeline.calls import read_call_log
 from pipeline.config import Settings, caller_hash_key
 from pipeline.errors import CallQAError, ModelNotFoundError, RulePackError
 from pipeline.report import NightSummary
+from pipeline.retention import CACHE_DIR, Purged, purge_expired
 from pipeline.sampling import draw_night
 from pipeline.scorecard import (
     SampledCall,
@@ -67,9 +70,6 @@ __all__ = [
     "run_nightly",
 ]
 
-#: The transcript cache, relative to `--out`: it holds unredacted text, so it lives inside
-#: restricted/ (one place to protect); readers of the table skip dot-folders.
-CACHE_DIR = Path("restricted") / ".cache"
 #: Errors that stop the whole night: no call can succeed without the models.
 _FATAL = (ModelNotFoundError, RulePackError)
 
@@ -236,6 +236,28 @@ def _write_night(plan: NightPlan, outcomes: list[CallOutcome], out: Path) -> Non
     store.write_partition(out, store.SCORECARDS, plan.call_date, cards)
 
 
+def _purge_expired(settings: Settings, night: date, run_id: str) -> list[Purged]:
+    """Storage limitation: purge what is past its keeping period, counted from the morning
+    after `night` (so re-running an old night leaves that night's output alone)."""
+    # Here, not at the top: `review` loads the web app, which Dask workers never need.
+    from review.retention import review_purger
+
+    review = review_purger(
+        settings.out_dir,
+        settings.review_db_url,
+        keep_review_notes_days=settings.keep_review_notes_days,
+        keep_audit_days=settings.keep_audit_days,
+    )
+    return purge_expired(
+        settings.out_dir,
+        today=night + timedelta(days=1),
+        keep_restricted_days=settings.keep_restricted_days,
+        keep_transcript_cache_days=settings.keep_transcript_cache_days,
+        run_id=run_id,
+        review=review,
+    )
+
+
 # Tasks wrap module-level functions (not decorated ones) so Dask pickles them by reference.
 prepare_night = task(
     _prepare_night,
@@ -257,6 +279,9 @@ screen = task(
     persist_result=False,
 )
 write_night = task(_write_night, name="write-night", cache_policy=NO_CACHE, persist_result=False)
+purge_expired_task = task(
+    _purge_expired, name="purge-expired", cache_policy=NO_CACHE, persist_result=False
+)
 
 
 def _longest_first(calls: list[SampledCall]) -> list[SampledCall]:
@@ -353,6 +378,7 @@ def nightly_screening(
     done = _collect(order, futures, run_id, show_progress)
     outcomes = [done[c.call_id] for c in plan.calls]
     write_night(plan, outcomes, settings.out_dir)
+    purge_expired_task(settings, night, run_id)
     summary = NightSummary.from_rows(
         call_date=night,
         run_id=run_id,

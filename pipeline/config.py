@@ -20,12 +20,26 @@ from pydantic_settings import (
 
 from pipeline.errors import StoreError
 
-__all__ = ["CALLER_HASH_KEY_FILE", "ChannelLayout", "Settings", "caller_hash_key"]
+__all__ = [
+    "CALLER_HASH_KEY_FILE",
+    "ChannelLayout",
+    "Settings",
+    "caller_hash_key",
+    "default_review_state_dir",
+]
 
 ChannelLayout = Literal["agent_left", "agent_right", "mono"]
 
 #: Where a generated caller-hash key is kept, relative to the output folder.
 CALLER_HASH_KEY_FILE = Path(".callqa") / "caller_hash.key"
+
+
+def default_review_state_dir() -> Path:
+    """systemd's `StateDirectory=` when set, else the user's XDG state folder."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "callqa-review"
 
 
 class Settings(BaseSettings):
@@ -39,6 +53,22 @@ class Settings(BaseSettings):
         Path("recordings"), description="Folder the call log's recording paths are relative to."
     )
     out_dir: Path = Field(Path("out"), description="Where Parquet, reports and packs are written.")
+    # The review app's own settings. Its keys live apart from `out_dir`, which is shared with
+    # every Dask worker: a worker that can read them could forge a session.
+    review_state_dir: Path = Field(
+        default_factory=lambda: default_review_state_dir(),
+        description="The review app's keys; never inside out_dir (shared with workers).",
+    )
+    packs_dir: Path = Field(
+        Path("packs"), description="Only scrutiny packs under this folder can be registered."
+    )
+    behind_tls: bool = Field(
+        False, description="The review app is served over HTTPS: Secure cookies and HSTS."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses whose X-Forwarded-For the review app believes (JSON list).",
+    )
     whisper_model: str = Field(
         "tiny.en", description="Whisper size name or a CTranslate2 model folder."
     )
@@ -89,6 +119,26 @@ class Settings(BaseSettings):
     )
     low_confidence: float = Field(
         0.55, ge=0, le=1, description="Transcripts below this confidence go to review."
+    )
+    # Storage limitation (UK GDPR Art. 5(1)(e)): how long each kind of personal data is kept,
+    # counted in days back from the night being screened; 0 keeps it for ever. The nightly run
+    # purges what is older (pipeline/retention.py) and logs it in `<out>/purges/`.
+    keep_restricted_days: int = Field(
+        90, ge=0, description="Days unredacted transcripts (restricted/) are kept; 0 = for ever."
+    )
+    keep_transcript_cache_days: int = Field(
+        30, ge=0, description="Days transcript cache entries are kept; 0 = for ever."
+    )
+    keep_review_notes_days: int = Field(
+        365, ge=0, description="Days reviewers' free-text notes are kept; 0 = for ever."
+    )
+    keep_audit_days: int = Field(
+        730, ge=0, description="Days review-app audit rows are kept; 0 = for ever."
+    )
+    review_db_url: str | None = Field(
+        None,
+        description="Review database the nightly purge and subject-access use; "
+        "default: the SQLite file under <out>/.callqa/ when there is one.",
     )
 
     @classmethod

@@ -37,6 +37,7 @@ __all__ = [
     "FREQUENT_CALLERS",
     "PACK_FILE",
     "PARTITION_KEY",
+    "PURGES",
     "RESTRICTED",
     "SAMPLES",
     "SCORECARDS",
@@ -293,6 +294,31 @@ SCRUTINY_PACK = TableSpec(
 #: The file name of `SCRUTINY_PACK` inside a pack folder.
 PACK_FILE = "pack.parquet"
 
+#: `purges/`: what each purge removed (the nightly retention purge and `callqa subject-access
+#: --erase`), one row per place purged. Counts and dates only, never content, numbers or hashes,
+#: so the log itself can be kept as long as the council needs to show it enforced its periods.
+#: `call_date` is the night (or, for an erasure, the day) of the run that purged; `kind` is
+#: `retention` or `erasure`; `cutoff` is the first date kept; `files` and `rows` what went.
+PURGES = TableSpec(
+    "purges",
+    pa.schema(
+        [
+            ("call_date", _DATE),
+            ("purged_at", _TS),
+            ("run_id", _STR),
+            ("kind", _STR),
+            ("what", _STR),
+            ("kept_days", _I32),
+            ("cutoff", _DATE),
+            ("files", pa.int64()),
+            ("rows", pa.int64()),
+            ("oldest", _DATE),
+            ("newest", _DATE),
+            ("reference", _STR),
+        ]
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -305,6 +331,7 @@ TABLES: dict[str, TableSpec] = {
         ESTIMATES,
         FREQUENT_CALLERS,
         SCRUTINY_PACK,
+        PURGES,
     )
 }
 
