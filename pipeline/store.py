@@ -485,8 +485,10 @@ def read_table(
     *,
     start: date | None = None,
     end: date | None = None,
+    where: ds.Expression | None = None,
 ) -> pd.DataFrame:
-    """All rows of a partitioned table, optionally for dates `start`..`end` inclusive.
+    """All rows of a partitioned table, optionally for dates `start`..`end` inclusive and only
+    those matching `where` (a pyarrow dataset expression, pushed down into the scan).
 
     `call_date` comes back as `datetime.date` objects. A table never written reads as an empty
     frame with the right columns.
@@ -508,6 +510,8 @@ def read_table(
         if end is not None:
             upper = ds.field(PARTITION_KEY) <= pa.scalar(end, _DATE)
             expr = upper if expr is None else expr & upper
+        if where is not None:
+            expr = where if expr is None else expr & where
         result = dataset.to_table(filter=expr)
     except OSError as exc:
         raise _os_error(exc, folder, "reading") from exc
