@@ -365,7 +365,22 @@ def review(
     settings = _settings(out_dir=out_dir, recordings_dir=recordings)
     from review.app import serve
 
-    serve(settings.out_dir, db, host=host, port=port, recordings_dir=settings.recordings_dir)
+    try:
+        serve(
+            settings.out_dir,
+            db,
+            host=host,
+            port=port,
+            recordings_dir=settings.recordings_dir,
+            state_dir=settings.review_state_dir,
+            packs_dir=settings.packs_dir,
+            behind_tls=settings.behind_tls,
+            trusted_proxies=settings.trusted_proxies,
+        )
+    except CallQAError as exc:
+        # Stop before listening, in one line: a bad key or setting is the operator's to fix.
+        console.print(f"[bold red]callqa:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @users_app.command("add")
@@ -395,6 +410,29 @@ def users_add(
 
     add_user(db or default_db_url(settings.out_dir), name, role, password)
     out.print(f"Added {name} ({role}).", highlight=False)
+
+
+@users_app.command("scope")
+def users_scope(
+    name: Annotated[str, typer.Argument(help="A quality lead's sign-in name.")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope", help='Queues or teams they may open: "queue:housing,team:Blue"; "" = all.'
+        ),
+    ],
+    out_dir: OutOpt = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: SQLite under --out).")
+    ] = None,
+) -> None:
+    """Limit a quality lead to some queues or teams (their sessions end)."""
+    settings = _settings(out_dir=out_dir)
+    from review.db import default_db_url
+    from review.users import set_scope
+
+    set_scope(db or default_db_url(settings.out_dir), name, scope)
+    out.print(f"{name} may open: {scope or 'every call'}.", highlight=False)
 
 
 @app.command("subject-access")

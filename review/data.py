@@ -105,6 +105,14 @@ class PackData:
     turns: pd.DataFrame
     audio: dict[str, Path] = field(default_factory=dict)
 
+    def audio_file(self, call_id: str) -> Path | None:
+        """The call's silenced audio, checked again now: a file swapped for a symlink out of
+        the pack since the manifest was read is refused."""
+        path = self.audio.get(call_id)
+        if path is None:
+            return None
+        return safe_file(self.folder, os.path.relpath(path, self.folder))
+
 
 def safe_file(root: Path | None, relative: object) -> Path | None:
     """`root / relative` when that is an existing file inside `root`, else None.
@@ -350,73 +358,34 @@ class OutputStore:
 
     # -- scrutiny packs ---------------------------------------------------------------------
     def pack(self, folder: Path) -> PackData:
-        """A pack folder's call rows, redacted turns and silenced audio (cached by content)."""
+        """A `scrutiny_sample` pack: its manifest's calls (in page order) and the silenced
+        audio the manifest names, only files inside the folder. Nothing else in the folder is
+        read: a Parquet file dropped beside the manifest is never shown to a councillor; the
+        redacted turns come from the nightly output (`pack_turns`)."""
+        manifest = folder / store.PACK_FILE
+        try:
+            st = manifest.stat()
+            sig: object = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            sig = None
         key = str(folder)
-        audio_sig: list[tuple[str, int]] = []
-        if folder.is_dir():
-            for p in folder.rglob("*"):
-                if p.suffix.lower() in AUDIO_TYPES:
-                    audio_sig.append((str(p), p.stat().st_mtime_ns))
-        sig = (_signature(folder), tuple(sorted(audio_sig)))
         cached = self._packs.get(key)
         if cached is not None and cached[0] == sig:
             return cached[1]
-        calls: list[pd.DataFrame] = []
-        turns: list[pd.DataFrame] = []
-        for name, _, _ in sig[0]:
-            # `scrutiny_sample`'s own manifest has a fixed schema in pipeline/store.py; other
-            # Parquet (a hand-made pack's call rows or turns) is read as it is.
-            table = (
-                store.read_file(Path(name), store.SCRUTINY_PACK)
-                if Path(name) == folder / store.PACK_FILE
-                else pd.read_parquet(name)
+        if sig is None or manifest.is_symlink():
+            data = PackData(
+                folder=folder, calls=pd.DataFrame(columns=["call_id"]), turns=pd.DataFrame()
             )
-            if "call_id" not in table.columns:
-                continue
-            table = table.assign(call_id=table["call_id"].astype(str))
-            if {"turn", "speaker", "text"} <= set(table.columns):
-                turns.append(table)
-            else:
-                calls.append(table)
-        call_df = (
-            _normalise_calls(
-                pd.concat(calls, ignore_index=True)
-                .groupby("call_id", as_index=False, sort=False)
-                .first()
-            )
-            if calls
-            else pd.DataFrame(columns=["call_id"])
-        )
-        turn_df = pd.concat(turns, ignore_index=True) if turns else pd.DataFrame()
-        audio: dict[str, Path] = {}
-        for name, _ in sig[1]:
-            path = safe_file(folder, os.path.relpath(name, folder))
-            if path is not None:
-                audio[Path(name).stem] = path
-        # A manifest may name each call's silenced audio (`audio`) or its page (`page`, as
-        # `scrutiny_sample` writes call-001.html beside call-001.opus) instead of call-id names.
-        named: dict[str, Path] = {}
-        for column in ("audio", "page"):
-            if column not in call_df.columns:
-                continue
-            for call_id, name in zip(call_df["call_id"], call_df[column], strict=True):
-                if isinstance(name, str) and call_id not in audio and call_id not in named:
-                    stem = name.rsplit(".", 1)[0] if column == "page" else name
-                    for suffix in ("", *AUDIO_TYPES) if column == "page" else ("",):
-                        path = safe_file(folder, stem + suffix if column == "page" else stem)
-                        if path is not None and path.suffix.lower() in AUDIO_TYPES:
-                            named[call_id] = path
-                            break
-        if (folder / store.PACK_FILE).is_file():
-            # `scrutiny_sample`'s manifest is the whole pack: any other audio there is a
-            # leftover of an earlier pack written to the same folder, not a call.
-            audio = named
         else:
-            # A file a manifest gives to a call is that call's, not a call named after the
-            # file (`call-001` is a page name, never a call id).
-            claimed = set(named.values())
-            audio = {k: p for k, p in audio.items() if p not in claimed} | named
-        data = PackData(folder=folder, calls=call_df, turns=turn_df, audio=audio)
+            rows = store.read_file(manifest, store.SCRUTINY_PACK)
+            rows = rows.assign(call_id=rows["call_id"].astype(str)).sort_values("page")
+            rows = rows.drop_duplicates("call_id").reset_index(drop=True)
+            audio: dict[str, Path] = {}
+            for call_id, name in zip(rows["call_id"], rows["audio"], strict=True):
+                path = safe_file(folder, name) if isinstance(name, str) else None
+                if path is not None and path.suffix.lower() in AUDIO_TYPES:
+                    audio[call_id] = path
+            data = PackData(folder=folder, calls=rows, turns=pd.DataFrame(), audio=audio)
         self._packs[key] = (sig, data)
         return data
 

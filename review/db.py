@@ -29,12 +29,15 @@ __all__ = [
     "ROLES",
     "AuditEntry",
     "Base",
+    "Listen",
+    "LoginThrottle",
     "Pack",
     "PackCall",
     "PackGrant",
     "Review",
     "ReviewTag",
     "User",
+    "UserSession",
     "default_db_url",
     "make_engine",
     "make_sessionmaker",
@@ -65,6 +68,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: A quality lead's scope: "queue:housing,team:Blue" (calls in any of them); "" = all.
+    scope: Mapped[str] = mapped_column(Text, default="")
 
 
 class Pack(Base):
@@ -84,6 +89,8 @@ class PackCall(Base):
     __tablename__ = "pack_calls"
     pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id"), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The call's number within its pack (1, 2, ...): what scrutiny URLs carry, not the id.
+    number: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class PackGrant(Base):
@@ -128,6 +135,45 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(300), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is stored, so a
+    copy of the database signs no one in."""
+
+    __tablename__ = "sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Listen(Base):
+    """One listen to one call's audio: a token the call page puts in the player's URL. The
+    audio route serves only with a live token of the same session, user and call, and audits
+    the token's first use, so every listen is logged once whatever its Range headers say."""
+
+    __tablename__ = "listens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    call_id: Mapped[str] = mapped_column(String(200))
+    pack_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    first_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts per key (account, address, or both) and when the next is allowed."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_allowed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 def default_db_url(out_dir: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -15,8 +14,9 @@ from starlette.datastructures import FormData
 
 from pipeline.errors import CallQAError
 from review.db import ROLES, AuditEntry, Pack, PackGrant, User
-from review.security import hash_password
-from review.users import MIN_PASSWORD_LENGTH, create_pack, validate_new_user
+from review.security import hash_password, password_problem
+from review.sessions import revoke_user
+from review.users import MIN_PASSWORD_LENGTH, create_pack, parse_scope, validate_new_user
 from review.web import Viewer, audit, csrf_form, get_db, render, require, store
 
 __all__ = ["AUDIT_PAGE_SIZE", "router"]
@@ -92,10 +92,14 @@ def change_user(
         return _users_page(request, db, f"Role must be one of: {', '.join(ROLES)}.", 400)
     if user.id == viewer.id and (role != "admin" or not active):
         return _users_page(request, db, "You cannot remove your own administrator access.", 400)
-    if password and len(password) < MIN_PASSWORD_LENGTH:
-        return _users_page(
-            request, db, f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters long.", 400
-        )
+    problem = password_problem(password, user.name) if password else None
+    if problem:
+        return _users_page(request, db, problem, 400)
+    scope_text = form.get("scope")
+    try:
+        scope = ",".join(parse_scope(str(scope_text))) if scope_text is not None else user.scope
+    except CallQAError as exc:
+        return _users_page(request, db, str(exc), 400)
     changes = []
     if role != user.role:
         changes.append(f"role {user.role} -> {role}")
@@ -106,8 +110,13 @@ def change_user(
     if password:
         changes.append("password reset")
         user.password_hash = hash_password(password)
+    if scope != (user.scope or ""):
+        changes.append(f"scope {user.scope or 'all'} -> {scope or 'all'}")
+        user.scope = scope
     db.commit()
     if changes:
+        # A copied cookie must not outlive the change: every session of theirs ends.
+        revoke_user(db, user.id)
         audit(db, request, viewer.name, viewer.role, "user_changed", user.name, "; ".join(changes))
     return RedirectResponse("/admin/users", 303)
 
@@ -121,7 +130,13 @@ def _packs_page(
     return render(
         request,
         "admin_packs.html",
-        {"packs": packs, "members": members, "names": names, "error": error},
+        {
+            "packs": packs,
+            "members": members,
+            "names": names,
+            "error": error,
+            "packs_dir": request.app.state.packs_dir,
+        },
         status,
     )
 
@@ -149,9 +164,10 @@ def add_pack(
             db,
             store(request),
             str(form.get("name", "")),
-            folder=Path(folder_text) if folder_text else None,
+            folder=folder_text or None,
             call_ids=ids,
             created_by=viewer.name,
+            packs_dir=request.app.state.packs_dir,
         )
         db.commit()
     except CallQAError as exc:

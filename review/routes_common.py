@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from review.db import ROLES, AuditEntry, User, utcnow
+from review.db import ROLES, User
 from review.export import agreement
 from review.labels import label
-from review.security import hash_password, needs_rehash, verify_password
-from review.web import Viewer, audit, csrf_form, get_db, render, require, session_data, store
+from review.security import (
+    MIN_PASSWORD_LENGTH,
+    HashBusy,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from review.sessions import (
+    claim_attempt,
+    clear_attempts,
+    end_session,
+    revoke_user,
+    start_session,
+)
+from review.web import Viewer, audit, csrf_form, get_db, now, render, require, state, store
 
-__all__ = ["HOME", "LOGIN_LIMIT_PER_IP", "LOGIN_LIMIT_PER_NAME", "LOGIN_WINDOW", "router"]
+__all__ = ["HOME", "router"]
 
 router = APIRouter()
-
-#: Failed sign-ins allowed per user name, and per address, in the window before refusing.
-LOGIN_LIMIT_PER_NAME = 5
-LOGIN_LIMIT_PER_IP = 20
-LOGIN_WINDOW = timedelta(minutes=15)
 
 #: Where each role lands after signing in.
 HOME = {"quality_lead": "/queue", "scrutiny": "/scrutiny", "admin": "/admin/users"}
@@ -52,6 +60,12 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+@router.get("/healthz")
+def healthz() -> Response:
+    """For the load balancer and systemd: up or not, and nothing else (no session, no data)."""
+    return PlainTextResponse("ok")
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", {"next": _safe_next(next), "error": None, "name": ""})
@@ -64,33 +78,35 @@ def login(
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
     name = str(form.get("name", "")).strip()[:100]
-    password = str(form.get("password", ""))
+    password = str(form.get("password", ""))[:1024]
     next_path = _safe_next(str(form.get("next", "/")))
-    ip = request.client.host if request.client else ""
-    since = utcnow() - LOGIN_WINDOW
-    failures = (
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(AuditEntry.action == "login_failed", AuditEntry.at >= since)
-    )
-    by_name = db.scalar(failures.where(AuditEntry.target == name)) or 0
-    by_ip = db.scalar(failures.where(AuditEntry.ip == ip)) or 0
-    if by_name >= LOGIN_LIMIT_PER_NAME or by_ip >= LOGIN_LIMIT_PER_IP:
-        audit(db, request, name, "", "login_blocked", name, "too many failed sign-ins")
-        error = (
-            "Too many failed attempts. Wait 15 minutes, then try again, or ask an administrator."
-        )
-        return render(request, "login.html", {"next": next_path, "error": error, "name": name}, 429)
+    ip = state(request).client
+    engine = request.app.state.engine
+    wait_s = claim_attempt(engine, name, ip, now(request))
+    if wait_s:
+        audit(db, request, name, "", "login_throttled", name, f"wait {wait_s} s")
+        error = f"Too many attempts. Wait {wait_s} seconds, then try again."
+        context = {"next": next_path, "error": error, "name": name}
+        response = render(request, "login.html", context, 429)
+        response.headers["retry-after"] = str(wait_s)
+        return response
     user = db.scalar(select(User).where(User.name == name))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    try:
+        ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    except HashBusy as exc:
+        raise HTTPException(503, str(exc)) from exc
     if user is None or not user.active or not ok:
         audit(db, request, name, "", "login_failed", name)
         error = "The user name or password is not right."
         return render(request, "login.html", {"next": next_path, "error": error, "name": name}, 400)
+    clear_attempts(engine, name, ip, now(request))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+        db.commit()
     audit(db, request, user.name, user.role, "login", user.name)
-    session_data(request).login(user.id)
+    state(request).new_session_id = start_session(
+        db, user.id, now(request), ip, state(request).session_id
+    )
     return RedirectResponse(next_path if next_path != "/" else HOME[user.role], 303)
 
 
@@ -102,8 +118,60 @@ def logout(
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
     audit(db, request, viewer.name, viewer.role, "logout", viewer.name)
-    session_data(request).logout()
+    end_session(db, state(request).session_id)
+    state(request).clear_session = True
     return RedirectResponse("/login", 303)
+
+
+def _password_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    context = {"error": error, "min_length": MIN_PASSWORD_LENGTH}
+    return render(request, "account_password.html", context, status)
+
+
+@router.get("/account/password")
+def password_page(
+    request: Request, viewer: Annotated[Viewer, Depends(require(*ROLES))]
+) -> Response:
+    return _password_page(request)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(require(*ROLES))],
+    form: Annotated[FormData, Depends(csrf_form)],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    """A user changes their own password: every other session of theirs ends, this one is
+    replaced by a new one."""
+    user = db.get(User, viewer.id)
+    assert user is not None  # require() found them a moment ago
+    current = str(form.get("current", ""))[:1024]
+    password = str(form.get("password", ""))
+    # The current password is a sign-in in all but name: throttled the same way.
+    wait_s = claim_attempt(request.app.state.engine, user.name, state(request).client, now(request))
+    if wait_s:
+        audit(db, request, viewer.name, viewer.role, "login_throttled", viewer.name, "password")
+        return _password_page(request, f"Too many attempts. Wait {wait_s} seconds.", 429)
+    if not verify_password(user.password_hash, current):
+        audit(db, request, viewer.name, viewer.role, "password_change_failed", viewer.name)
+        return _password_page(request, "Your current password is not right.", 400)
+    clear_attempts(request.app.state.engine, user.name, state(request).client, now(request))
+    problem = password_problem(password, user.name)
+    if problem is None and password != form.get("confirm"):
+        problem = "The two new passwords are not the same."
+    if problem is None and verify_password(user.password_hash, password):
+        problem = "Choose a password different from your current one."
+    if problem:
+        return _password_page(request, problem, 400)
+    user.password_hash = hash_password(password)
+    db.commit()
+    revoke_user(db, user.id)
+    audit(db, request, viewer.name, viewer.role, "password_changed", viewer.name)
+    state(request).new_session_id = start_session(
+        db, user.id, now(request), state(request).client, None
+    )
+    return RedirectResponse(HOME[user.role], 303)
 
 
 @router.get("/")
@@ -117,11 +185,16 @@ def _bars(rows: list[dict[str, object]]) -> list[dict[str, object]]:
 
 @router.get("/dashboard")
 def dashboard(
-    request: Request, *, month: str = "", viewer: Annotated[Viewer, Depends(require(*ROLES))]
+    request: Request,
+    *,
+    month: str = "",
+    viewer: Annotated[Viewer, Depends(require(*ROLES))],
+    db: Annotated[Session, Depends(get_db)],
 ) -> Response:
     data = store(request)
     months = data.months()
     month = month if month in months else (months[0] if months else "")
+    audit(db, request, viewer.name, viewer.role, "view_dashboard", month)
     est = data.estimates(month) if month else None
     context: dict[str, object] = {
         "months": months,
@@ -170,12 +243,16 @@ def dashboard(
 
 @router.get("/dashboard/{month}/report")
 def monthly_report(
-    request: Request, month: str, viewer: Annotated[Viewer, Depends(require(*ROLES))]
+    request: Request,
+    month: str,
+    viewer: Annotated[Viewer, Depends(require(*ROLES))],
+    db: Annotated[Session, Depends(get_db)],
 ) -> Response:
     """The report's own HTML, sandboxed: its inline styles may run, its scripts may not."""
     path = store(request).report_html(month)
     if path is None:
         raise HTTPException(404, "There is no report for that month yet.")
+    audit(db, request, viewer.name, viewer.role, "view_report", month)
     return FileResponse(
         path, media_type="text/html", headers={"content-security-policy": _REPORT_CSP}
     )

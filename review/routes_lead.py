@@ -25,7 +25,8 @@ from review.labels import (
     REVIEW_TAGS,
     describe_tag,
 )
-from review.web import Viewer, audit, csrf_form, get_db, render, require, store
+from review.sessions import issue_listen, use_listen
+from review.web import Viewer, audit, csrf_form, get_db, in_scope, now, render, require, store
 
 __all__ = ["AGENT_CALLS", "PAGE_SIZE", "Segment", "TurnView", "highlight_turns", "router"]
 
@@ -145,7 +146,8 @@ def queue(
     view = store(request).queue_view()
     reviewed = _latest_status(db)
     status = status if status in _STATUSES else "to_review"
-    rows = view.calls
+    rows = _scoped(viewer, view.calls)
+    audit(db, request, viewer.name, viewer.role, "view_queue", request.url.query[:300])
     if not rows.empty:
         mask = np.ones(len(rows), dtype=bool)
         if date_from:
@@ -194,9 +196,9 @@ def queue(
             "pages": pages,
             "filters": filters,
             "statuses": _STATUSES,
-            "teams": view.teams,
-            "agents": view.agents,
-            "queues": view.queues,
+            "teams": _options(viewer, view.teams, view.calls, "team"),
+            "agents": _options(viewer, view.agents, view.calls, "agent_id"),
+            "queues": _options(viewer, view.queues, view.calls, "queue"),
             "flags": view.flags,
             "reasons": view.reasons,
             "query": {k: v for k, v in filters.items() if v},
@@ -216,10 +218,32 @@ def _machine_tags(row: dict[str, Any]) -> list[dict[str, Any]]:
     return tags
 
 
-def _call_or_404(request: Request, call_id: str) -> dict[str, Any]:
+def _scoped(viewer: Viewer, calls: pd.DataFrame) -> pd.DataFrame:
+    """The calls inside a quality lead's scope (all of them when they have none)."""
+    if not viewer.scope or calls.empty:
+        return calls
+    mask = np.zeros(len(calls), dtype=bool)
+    for item in viewer.scope:
+        kind, _, value = item.partition(":")
+        if kind in ("queue", "team") and kind in calls.columns:
+            mask |= (calls[kind] == value).to_numpy()
+    return calls[mask]
+
+
+def _options(viewer: Viewer, every: list[str], calls: pd.DataFrame, column: str) -> list[str]:
+    """A queue filter's choices: all of them, or only those seen inside the lead's scope."""
+    if not viewer.scope or column not in calls.columns:
+        return every
+    return sorted({str(v) for v in _scoped(viewer, calls)[column].dropna()})
+
+
+def _call_or_404(request: Request, call_id: str, viewer: Viewer) -> dict[str, Any]:
+    """The call's row; 404 for an unknown id, 403 outside the lead's scope (audited)."""
     row = store(request).call(call_id)
     if row is None:
         raise HTTPException(404, "There is no call with that id in the screening output.")
+    if not in_scope(viewer, row):
+        raise HTTPException(403, "This call is outside the queues and teams you review.")
     return row
 
 
@@ -233,7 +257,7 @@ def call_page(
     viewer: Annotated[Viewer, Depends(lead)],
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
-    row = _call_or_404(request, call_id)
+    row = _call_or_404(request, call_id, viewer)
     restricted = view == "restricted"
     data = store(request)
     turns = data.transcript(call_id, str(row["call_date"]), restricted=restricted)
@@ -251,6 +275,12 @@ def call_page(
     )
     latest = history[0] if history else None
     verdicts = {t.tag: t.agree for t in latest.tags} if latest else {}
+    has_audio = data.recording(call_id) is not None
+    listen = (
+        issue_listen(db, viewer.session, viewer.id, call_id, None, now(request))
+        if has_audio
+        else ""
+    )
     return render(
         request,
         "call.html",
@@ -259,7 +289,8 @@ def call_page(
             "restricted": restricted,
             "turns": highlight_turns(turns, evidence),
             "evidence": evidence,
-            "has_audio": data.recording(call_id) is not None,
+            "has_audio": has_audio,
+            "listen": listen,
             "tags": _machine_tags(row),
             "latest": latest,
             "verdicts": verdicts,
@@ -276,13 +307,18 @@ def call_audio(
     call_id: str,
     viewer: Annotated[Viewer, Depends(lead)],
     db: Annotated[Session, Depends(get_db)],
+    listen: str = "",
 ) -> Response:
-    _call_or_404(request, call_id)
+    """The original recording, only with a listen token the call page gave this session for
+    this call; its first use is the listen's one audit row, whatever the Range headers."""
+    _call_or_404(request, call_id, viewer)
     path = store(request).recording(call_id)
     if path is None:
         raise HTTPException(404, "There is no recording for this call.")
-    # A player fetches many byte ranges per listen; log the listen, not every range.
-    if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):
+    first = use_listen(db, listen, viewer.session, viewer.id, call_id, None, now(request))
+    if first is None:
+        raise HTTPException(403, "Open the call's page to listen to it.")
+    if first:
         audit(db, request, viewer.name, viewer.role, "play_audio", call_id)
     return FileResponse(path, media_type=AUDIO_TYPES[path.suffix.lower()])
 
@@ -295,7 +331,7 @@ def save_review(
     form: Annotated[FormData, Depends(csrf_form)],
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
-    row = _call_or_404(request, call_id)
+    row = _call_or_404(request, call_id, viewer)
     action = form.get("action")
     reason = str(form.get("corrected_primary_reason", ""))
     category = str(form.get("corrected_avoidable_category", ""))
@@ -335,8 +371,13 @@ def _rate(series: pd.Series) -> float:
 
 
 @router.get("/agents")
-def agents(request: Request, viewer: Annotated[Viewer, Depends(lead)]) -> Response:
-    calls = store(request).calls()
+def agents(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(lead)],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    calls = _scoped(viewer, store(request).calls())
+    audit(db, request, viewer.name, viewer.role, "view_agents")
     rows = []
     if not calls.empty:
         for agent_id, group in calls.groupby("agent_id", sort=True):
@@ -360,10 +401,14 @@ def agents(request: Request, viewer: Annotated[Viewer, Depends(lead)]) -> Respon
 
 @router.get("/agents/{agent_id}")
 def agent_page(
-    request: Request, agent_id: str, viewer: Annotated[Viewer, Depends(lead)]
+    request: Request,
+    agent_id: str,
+    viewer: Annotated[Viewer, Depends(lead)],
+    db: Annotated[Session, Depends(get_db)],
 ) -> Response:
-    calls = store(request).calls()
+    calls = _scoped(viewer, store(request).calls())
     mine = calls[calls["agent_id"] == agent_id] if not calls.empty else calls
+    audit(db, request, viewer.name, viewer.role, "view_agent", agent_id)
     if mine.empty:
         raise HTTPException(404, "No screened calls for that agent.")
     dates = pd.to_datetime(mine["call_date"])

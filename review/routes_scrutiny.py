@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +20,12 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from review.data import AUDIO_TYPES, PackData
+from pipeline.agentnames import redact_agent_names
+from review.data import AUDIO_TYPES, PackData, TurnRow
 from review.db import Pack, PackGrant
 from review.labels import BOOLEAN_TAGS, QA_CHECKS
-from review.web import Viewer, audit, get_db, render, require, store
+from review.sessions import issue_listen, use_listen
+from review.web import Viewer, audit, get_db, now, render, require, store
 
 __all__ = ["pseudonyms", "router"]
 
@@ -65,14 +68,12 @@ def pseudonyms(secret: bytes, pack_id: int, agent_ids: list[str]) -> dict[str, s
     return names
 
 
-def _granted(db: Session, viewer: Viewer, pack_id: int, call_id: str | None = None) -> Pack:
-    """The pack, if granted to this member (and holding `call_id`, when given); 403 otherwise
-    (also for packs that do not exist, so ids cannot be probed)."""
+def _granted(db: Session, viewer: Viewer, pack_id: int) -> Pack:
+    """The pack, if granted to this member; 403 otherwise (also for packs that do not exist,
+    so ids cannot be probed)."""
     pack = db.get(Pack, pack_id)
     if pack is None or db.get(PackGrant, (pack_id, viewer.id)) is None:
         raise HTTPException(403, "That screening sample has not been shared with you.")
-    if call_id is not None and call_id not in {c.call_id for c in pack.calls}:
-        raise HTTPException(403, _NOT_FOUND)
     return pack
 
 
@@ -97,19 +98,20 @@ def _calls(request: Request, pack: Pack, data: PackData | None) -> list[dict[str
     )
     nightly = store(request)
     rows = []
-    for pc in sorted(pack.calls, key=lambda c: c.call_id):
+    for pc in sorted(pack.calls, key=lambda c: (c.number or 0, c.call_id)):
         # The pack's own rows win; what they leave out (a `scrutiny_sample` manifest has only
         # page and audio names) comes from the nightly scorecard.
         mine = own.get(pc.call_id, {})
         theirs = nightly.call(pc.call_id) or {}
         row = {k: _first(mine.get(k), theirs.get(k)) for k in (*_SHOWN, "agent_id")}
         row["call_id"] = pc.call_id
+        row["number"] = pc.number
         rows.append(row)
-    rows.sort(key=lambda r: (str(r["call_date"] or ""), r["call_id"]))
-    names = pseudonyms(request.app.state.secret_key, pack.id, [str(r["agent_id"]) for r in rows])
-    for i, row in enumerate(rows, start=1):
+    names = pseudonyms(
+        request.app.state.keys.pseudonym, pack.id, [str(r["agent_id"]) for r in rows]
+    )
+    for row in rows:
         row["agent"] = names[str(row.pop("agent_id"))]
-        row["number"] = i
         for column in ("contact_reasons",):
             value = row[column]
             row[column] = [] if value is None or isinstance(value, float) else list(value)
@@ -145,33 +147,55 @@ def pack_page(
     return render(request, "scrutiny_pack.html", {"pack": pack, "rows": rows})
 
 
-@router.get("/packs/{pack_id}/calls/{call_id}")
+def _numbered(rows: list[dict[str, Any]], number: str) -> int:
+    """The index of the pack's call `number` (a pack-local number, never a call id); 404."""
+    if number.isdigit():
+        for i, row in enumerate(rows):
+            if row["number"] == int(number):
+                return i
+    raise HTTPException(404, _NOT_FOUND)
+
+
+def _redacted(turns: list[TurnRow]) -> list[TurnRow]:
+    """Agents' spoken names go too: the pack calls them "Agent A"."""
+    return [replace(t, text=redact_agent_names(t.text)) for t in turns]
+
+
+@router.get("/packs/{pack_id}/calls/{number}")
 def pack_call(
     request: Request,
     pack_id: int,
-    call_id: str,
+    number: str,
     viewer: Annotated[Viewer, Depends(member)],
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
-    pack = _granted(db, viewer, pack_id, call_id)
+    pack = _granted(db, viewer, pack_id)
     data = _pack_data(request, pack)
     rows = _calls(request, pack, data)
-    index = next(i for i, r in enumerate(rows) if r["call_id"] == call_id)
+    index = _numbered(rows, number)
     row = rows[index]
+    call_id = row["call_id"]
     turns = store(request).pack_turns(
         data if data is not None else PackData(Path(), pd.DataFrame(), pd.DataFrame()),
         call_id,
         str(row["call_date"]) if row["call_date"] else None,
     )
     audit(db, request, viewer.name, viewer.role, "view_pack_call", call_id, f"pack {pack.id}")
+    has_audio = data is not None and data.audio_file(call_id) is not None
+    listen = (
+        issue_listen(db, viewer.session, viewer.id, call_id, pack.id, now(request))
+        if has_audio
+        else ""
+    )
     return render(
         request,
         "scrutiny_call.html",
         {
             "pack": pack,
             "call": row,
-            "turns": turns,
-            "has_audio": data is not None and call_id in data.audio,
+            "turns": _redacted(turns),
+            "has_audio": has_audio,
+            "listen": listen,
             "previous": rows[index - 1] if index > 0 else None,
             "next": rows[index + 1] if index + 1 < len(rows) else None,
             "total": len(rows),
@@ -181,19 +205,27 @@ def pack_call(
     )
 
 
-@router.get("/packs/{pack_id}/calls/{call_id}/audio")
+@router.get("/packs/{pack_id}/calls/{number}/audio")
 def pack_audio(
     request: Request,
     pack_id: int,
-    call_id: str,
+    number: str,
     viewer: Annotated[Viewer, Depends(member)],
     db: Annotated[Session, Depends(get_db)],
+    listen: str = "",
 ) -> Response:
-    pack = _granted(db, viewer, pack_id, call_id)
+    """The silenced recording, only with this session's listen token for this call; its
+    first use is audited once, whatever the Range headers."""
+    pack = _granted(db, viewer, pack_id)
     data = _pack_data(request, pack)
-    path = data.audio.get(call_id) if data is not None else None
+    rows = _calls(request, pack, data)
+    call_id = rows[_numbered(rows, number)]["call_id"]
+    path = data.audio_file(call_id) if data is not None else None
     if path is None:
         raise HTTPException(404, "There is no silenced recording of this call in the pack.")
-    if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):
+    first = use_listen(db, listen, viewer.session, viewer.id, call_id, pack.id, now(request))
+    if first is None:
+        raise HTTPException(403, "Open the call's page to listen to it.")
+    if first:
         audit(db, request, viewer.name, viewer.role, "play_audio", call_id, f"pack {pack.id}")
     return FileResponse(path, media_type=AUDIO_TYPES[path.suffix.lower()])

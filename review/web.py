@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,21 +17,26 @@ from starlette.datastructures import FormData
 
 from review import labels
 from review.data import OutputStore
-from review.db import AuditEntry, User
-from review.security import SessionData, check_csrf
+from review.db import AuditEntry
+from review.security import RequestState, check_csrf
+from review.sessions import LiveSession, load_session
 
 __all__ = [
+    "CSRFRefused",
     "LoginRequired",
     "Viewer",
     "audit",
     "csrf_form",
+    "current_session",
     "fmt_duration",
     "fmt_time",
     "get_db",
+    "in_scope",
     "make_templates",
+    "now",
     "render",
     "require",
-    "session_data",
+    "state",
     "store",
 ]
 
@@ -44,6 +50,8 @@ class Viewer:
     id: int
     name: str
     role: str
+    scope: tuple[str, ...] = ()
+    session: str = ""  # the session's id hash: listen tokens are bound to it
 
 
 class LoginRequired(Exception):
@@ -94,8 +102,14 @@ def make_templates() -> jinja2.Environment:
     return env
 
 
-def session_data(request: Request) -> SessionData:
-    return request.scope["session_data"]
+def state(request: Request) -> RequestState:
+    """What the security middleware read from this request (cookies, client address)."""
+    return request.scope["callqa"]
+
+
+def now(request: Request) -> datetime:
+    """The app's clock: a parameter of the app, so tests can move time without patching."""
+    return request.app.state.clock()
 
 
 def store(request: Request) -> OutputStore:
@@ -107,14 +121,25 @@ def get_db(request: Request) -> Iterator[Session]:
         yield db
 
 
+def current_session(request: Request, db: Session) -> LiveSession | None:
+    """This request's live session (looked up once per request), or None."""
+    if not hasattr(request.state, "session"):
+        live = load_session(db, state(request).session_id, now(request))
+        if live is None and state(request).session_id:
+            state(request).clear_session = True  # an ended session's cookie is dropped
+        request.state.session = live
+        if live is not None:
+            state(request).csrf = live.csrf
+    return request.state.session
+
+
 def _viewer(request: Request, db: Session) -> Viewer | None:
-    user_id = session_data(request).user_id
-    if user_id is None:
+    live = current_session(request, db)
+    if live is None:
         return None
-    user = db.get(User, user_id)
-    if user is None or not user.active:
-        return None
-    return Viewer(id=user.id, name=user.name, role=user.role)
+    user = live.user
+    scope = tuple(s for s in (user.scope or "").split(",") if s)
+    return Viewer(id=user.id, name=user.name, role=user.role, scope=scope, session=live.id_hash)
 
 
 def require(*roles: str) -> Callable[..., Viewer]:
@@ -124,23 +149,41 @@ def require(*roles: str) -> Callable[..., Viewer]:
         viewer = _viewer(request, db)
         if viewer is None:
             raise LoginRequired()
+        request.state.viewer = viewer  # set first, so a refusal is audited under their name
         if viewer.role not in roles:
             raise HTTPException(403, "Your role does not give you access to this page.")
-        request.state.viewer = viewer
         return viewer
 
     return dependency
 
 
+class CSRFRefused(HTTPException):
+    """A form without this session's token: refused (403) and audited as `csrf_failed`."""
+
+
 async def csrf_form(request: Request) -> FormData:
-    """The posted form, once its CSRF token matches the session's; 403 otherwise."""
+    """The posted form, once its CSRF token matches: the signed-in session's token when the
+    route has a signed-in user, else the browser's anonymous sign-in token; 403 otherwise."""
     form = await request.form()
-    if not check_csrf(session_data(request), form.get("csrf_token")):
-        raise HTTPException(
+    live = getattr(request.state, "session", None)
+    expected = live.csrf if live is not None else state(request).pre_token
+    if not check_csrf(expected, form.get("csrf_token")):
+        raise CSRFRefused(
             403,
             "This form has expired or did not come from this site. Go back, reload, and try again.",
         )
     return form
+
+
+def in_scope(viewer: Viewer, row: Mapping[str, object]) -> bool:
+    """Whether a quality lead's scope (queues or teams) includes this call; no scope = all."""
+    if not viewer.scope:
+        return True
+    for item in viewer.scope:
+        kind, _, value = item.partition(":")
+        if kind in ("queue", "team") and row.get(kind) == value:
+            return True
+    return False
 
 
 def audit(
@@ -155,11 +198,11 @@ def audit(
     """Record one audited event and commit it at once (it must survive a later error)."""
     db.add(
         AuditEntry(
-            user_name=user_name,
+            user_name=user_name[:100],
             role=role,
             action=action,
             target=target[:300],
-            ip=request.client.host if request.client else "",
+            ip=state(request).client[:64],
             detail=detail,
         )
     )
@@ -174,7 +217,7 @@ def render(
     html = env.get_template(template).render(
         request=request,
         viewer=viewer,
-        csrf_token=session_data(request).csrf,
+        csrf_token=state(request).csrf or state(request).pre_token,
         path=request.url.path,
         **context,
     )

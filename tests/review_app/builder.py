@@ -36,6 +36,7 @@ class BuiltOutput:
     out_dir: Path
     recordings_dir: Path
     pack_dir: Path
+    packs_dir: Path
     call_ids: list[str]
     flagged: list[str]
     pack_calls: list[str]
@@ -103,7 +104,8 @@ def build_output(
     rng = np.random.default_rng(seed)
     out = root / "out"
     recordings = root / "recordings"
-    pack = root / "pack"
+    packs = root / "packs"
+    pack = packs / "march"
     first = date(2025, 3, 3)
     dates = [(first + timedelta(days=d)).isoformat() for d in range(days)]
     cards, samples, turns, restricted = [], [], [], []
@@ -269,20 +271,27 @@ def build_output(
         "<html><body><h1>Monthly report</h1><script>window.evil = 1</script></body></html>"
     )
 
-    # A scrutiny pack: its own call rows and redacted turns, and silenced audio by call id.
+    # A scrutiny pack as `callqa scrutiny-sample` writes it: pages call-001.html ..., silenced
+    # audio named after the page (only for the first three calls), and the pack.parquet manifest.
     pack_calls = call_ids[1:6]
-    pack_cards = pd.DataFrame([c for c in cards if c["call_id"] in pack_calls])
     pack.mkdir(parents=True, exist_ok=True)
-    pack_cards.to_parquet(pack / "calls.parquet", index=False)
-    pd.DataFrame([t for t in turns if t["call_id"] in pack_calls]).to_parquet(
-        pack / "transcripts.parquet", index=False
+    manifest = []
+    for n, cid in enumerate(pack_calls, start=1):
+        page = f"call-{n:03d}.html"
+        (pack / page).write_text(f"<html><body><h1>Call {n}</h1></body></html>")
+        audio_name = f"call-{n:03d}.wav" if n <= 3 else None
+        if audio_name:
+            write_wav(pack / audio_name, seconds=3.0)
+        manifest.append({"call_id": cid, "page": page, "audio": audio_name})
+    pd.DataFrame(manifest, columns=["call_id", "page", "audio"]).astype(object).to_parquet(
+        pack / "pack.parquet", index=False
     )
-    for cid in pack_calls[:3]:
-        write_wav(pack / "audio" / f"{cid}.wav", seconds=3.0)
+    (pack / "index.html").write_text("<html><body><h1>Scrutiny sample</h1></body></html>")
     return BuiltOutput(
         out_dir=out,
         recordings_dir=recordings,
         pack_dir=pack,
+        packs_dir=packs,
         call_ids=call_ids,
         flagged=flagged,
         pack_calls=pack_calls,

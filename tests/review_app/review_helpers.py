@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from builder import BuiltOutput
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-__all__ = ["PASSWORD", "SECRET", "USERS", "Env", "csrf_of", "login", "make_env"]
+__all__ = ["PASSWORD", "USERS", "Env", "app_options", "csrf_of", "login", "make_env"]
 
 PASSWORD = "correct horse battery staple"
 USERS = {"ada": "admin", "lena": "quality_lead", "sam": "scrutiny", "sid": "scrutiny"}
-SECRET = b"test-secret-key-of-enough-length-000"
 
 
 @dataclass
@@ -42,9 +42,21 @@ def csrf_of(client: TestClient, path: str = "/login") -> str:
     return match.group(1)
 
 
-def login(client: TestClient, name: str, password: str = PASSWORD):
+def login(client: TestClient, name: str, password: str = PASSWORD, **kwargs: Any):
     token = csrf_of(client)
-    return client.post("/login", data={"csrf_token": token, "name": name, "password": password})
+    return client.post(
+        "/login", data={"csrf_token": token, "name": name, "password": password}, **kwargs
+    )
+
+
+def app_options(built: BuiltOutput, **options: Any) -> dict[str, Any]:
+    """create_app's keyword options for a built output: its own state folder (beside, never
+    inside, the output folder) and packs root; `options` override."""
+    return {
+        "state_dir": built.out_dir.parent / "state",
+        "packs_dir": built.packs_dir,
+        **options,
+    }
 
 
 @lru_cache(maxsize=1)
@@ -55,13 +67,13 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-def make_env(built: BuiltOutput, db_url: str) -> Env:
+def make_env(built: BuiltOutput, db_url: str, **options: Any) -> Env:
     """The app (which runs the migrations), USERS, and the built pack granted to `sam`."""
     from review.app import create_app
     from review.db import User
     from review.users import create_pack, grant_pack
 
-    app = create_app(built.out_dir, db_url, built.recordings_dir, secret_key=SECRET)
+    app = create_app(built.out_dir, db_url, built.recordings_dir, **app_options(built, **options))
     with app.state.sessionmaker() as db:
         users = [
             User(name=n, role=r, password_hash=password_hash(), active=True)
@@ -69,7 +81,12 @@ def make_env(built: BuiltOutput, db_url: str) -> Env:
         ]
         db.add_all(users)
         pack = create_pack(
-            db, app.state.store, "March panel", folder=built.pack_dir, created_by="ada"
+            db,
+            app.state.store,
+            "March panel",
+            folder=built.pack_dir,
+            created_by="ada",
+            packs_dir=built.packs_dir,
         )
         db.commit()
         pack_id = pack.id

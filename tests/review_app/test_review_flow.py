@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from builder import BuiltOutput
-from review_helpers import PASSWORD, SECRET, Env, csrf_of
+from review_helpers import PASSWORD, Env, app_options, csrf_of
 from sqlalchemy import create_engine, inspect, select, text
 
 from pipeline.errors import CallQAError
@@ -63,7 +63,7 @@ def test_call_page_marks_evidence_and_shows_unredacted_only_on_request(env: Env)
     assert "[PERSON_NAME]" in page and b.secrets[0] not in page
     full = lena.get(f"/calls/{call}?view=restricted").text
     assert b.secrets[0] in full and "Your viewing has been recorded" in full
-    assert 'data-seek="' in page and f'src="/calls/{call}/audio"' in page
+    assert 'data-seek="' in page and f'src="/calls/{call}/audio?listen=' in page
 
 
 def test_reviews_are_exported_and_agreement_computed(env: Env) -> None:
@@ -158,7 +158,7 @@ def test_admin_manages_users_and_shares_packs(env: Env) -> None:
     folder = ada.post(
         "/admin/packs", data={"csrf_token": token, "name": "Bad", "folder": "relative/path"}
     )
-    assert folder.status_code == 400 and "full path" in folder.text
+    assert folder.status_code == 400 and "no folder relative/path" in folder.text
     ids = ada.post(
         "/admin/packs",
         data={"csrf_token": token, "name": "By id", "call_ids": env.built.call_ids[0]},
@@ -184,20 +184,18 @@ def test_admin_manages_users_and_shares_packs(env: Env) -> None:
     )
     sid = env.client("sid")
     assert sid.get(f"/scrutiny/packs/{pack_id}").status_code == 200
-    assert sid.get(f"/scrutiny/packs/{pack_id}/calls/{env.built.call_ids[0]}").status_code == 200
-    assert (
-        sid.get(f"/scrutiny/packs/{pack_id}/calls/{env.built.call_ids[0]}/audio").status_code == 404
-    )
+    assert sid.get(f"/scrutiny/packs/{pack_id}/calls/1").status_code == 200
+    assert sid.get(f"/scrutiny/packs/{pack_id}/calls/1/audio").status_code == 404
     assert sid.get(f"/scrutiny/packs/{env.pack_id}").status_code == 403
 
 
 def test_migrations_run_on_start_and_are_idempotent(built: BuiltOutput, db_url: str) -> None:
     for _ in range(2):
-        app = create_app(built.out_dir, db_url, built.recordings_dir, secret_key=SECRET)
+        app = create_app(built.out_dir, db_url, built.recordings_dir, **app_options(built))
         app.state.engine.dispose()
     engine = create_engine(db_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
     assert {
@@ -208,6 +206,9 @@ def test_migrations_run_on_start_and_are_idempotent(built: BuiltOutput, db_url: 
         "reviews",
         "review_tags",
         "audit_log",
+        "sessions",
+        "listens",
+        "login_throttle",
     } <= tables
 
 
@@ -221,15 +222,17 @@ def test_add_user_for_the_cli(db_url: str) -> None:
         add_user(db_url, "dave", "admin", "short")
 
 
-def test_default_database_and_secret_key_live_under_out(built: BuiltOutput) -> None:
-    app = create_app(built.out_dir, None, built.recordings_dir)
+def test_default_database_lives_under_out_and_keys_apart(built: BuiltOutput) -> None:
+    options = app_options(built)
+    app = create_app(built.out_dir, None, built.recordings_dir, **options)
     app.state.engine.dispose()
-    key = built.out_dir / ".callqa" / "review_secret.key"
+    key = options["state_dir"] / "session.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     first = key.read_bytes()
-    create_app(built.out_dir, None, None).state.engine.dispose()
+    create_app(built.out_dir, None, None, **options).state.engine.dispose()
     assert key.read_bytes() == first  # made once, then reused
     assert (built.out_dir / ".callqa" / "review.sqlite").exists()
+    assert not (built.out_dir / ".callqa" / "review_secret.key").exists()
 
 
 def test_pages_work_before_any_nightly_output(tmp_path: Path, db_url: str) -> None:
@@ -237,7 +240,7 @@ def test_pages_work_before_any_nightly_output(tmp_path: Path, db_url: str) -> No
 
     from review.db import User
 
-    app = create_app(tmp_path / "empty", db_url, None, secret_key=SECRET)
+    app = create_app(tmp_path / "empty", db_url, None, state_dir=tmp_path / "state")
     with app.state.sessionmaker() as db:
         db.add(User(name="lena", role="quality_lead", password_hash=password_hash(), active=True))
         db.commit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from review_helpers import PASSWORD, Env, csrf_of, served_routes
 
@@ -17,7 +16,7 @@ def _table(env: Env) -> list[tuple[str, str, dict[str, str], dict[str, int]]]:
     call = b.flagged[0]
     audio_call = b.with_audio[0]
     pack = env.pack_id
-    in_pack = b.pack_calls[0]  # has silenced audio in the pack
+    in_pack = 1  # the pack's first call (pack-local numbers): it has silenced audio
     outside = next(c for c in b.call_ids if c not in b.pack_calls)
     lead = {"anonymous": LOGIN, "ada": 403, "lena": 200, "sam": 403, "sid": 403}
     member = {"anonymous": LOGIN, "ada": 403, "lena": 403, "sam": 200, "sid": 403}
@@ -27,21 +26,25 @@ def _table(env: Env) -> list[tuple[str, str, dict[str, str], dict[str, int]]]:
     sid = str(env.user_ids["sid"])
     return [
         ("GET", "/login", {}, {r: 200 for r in ROLES}),
+        ("GET", "/healthz", {}, {r: 200 for r in ROLES}),
+        ("GET", "/account/password", {}, everyone),
         ("GET", "/", {}, {**everyone, "ada": 303, "lena": 303, "sam": 303, "sid": 303}),
         ("GET", "/dashboard", {}, everyone),
         ("GET", f"/dashboard/{b.month}/report", {}, everyone),
         ("GET", "/queue", {}, lead),
         ("GET", f"/calls/{call}", {}, lead),
         ("GET", f"/calls/{call}?view=restricted", {}, lead),
-        ("GET", f"/calls/{audio_call}/audio", {}, lead),
+        # Audio needs the call page's listen token (checked with one below): never without.
+        ("GET", f"/calls/{audio_call}/audio", {}, {**lead, "lena": 403}),
         ("GET", "/agents", {}, lead),
         ("GET", "/agents/A101", {}, lead),
         ("GET", "/scrutiny", {}, {**member, "sid": 200}),
         ("GET", f"/scrutiny/packs/{pack}", {}, member),
         ("GET", f"/scrutiny/packs/{pack}/calls/{in_pack}", {}, member),
-        ("GET", f"/scrutiny/packs/{pack}/calls/{in_pack}/audio", {}, member),
-        ("GET", f"/scrutiny/packs/{pack}/calls/{outside}", {}, {**member, "sam": 403}),
-        ("GET", f"/scrutiny/packs/{pack}/calls/{outside}/audio", {}, {**member, "sam": 403}),
+        ("GET", f"/scrutiny/packs/{pack}/calls/{in_pack}/audio", {}, {**member, "sam": 403}),
+        ("GET", f"/scrutiny/packs/{pack}/calls/99", {}, {**member, "sam": 404}),
+        ("GET", f"/scrutiny/packs/{pack}/calls/99/audio", {}, {**member, "sam": 404}),
+        ("GET", f"/scrutiny/packs/{pack}/calls/{outside}", {}, {**member, "sam": 404}),
         ("GET", f"/scrutiny/packs/{pack + 99}", {}, {**member, "sam": 403}),
         ("GET", "/admin/users", {}, admin),
         ("GET", "/admin/packs", {}, admin),
@@ -72,6 +75,12 @@ def _table(env: Env) -> list[tuple[str, str, dict[str, str], dict[str, int]]]:
         ),
         ("POST", f"/admin/packs/{pack}/grants", {"user_id": sid}, {**posted, "ada": 303}),
         ("POST", f"/admin/packs/{pack}/grants/{sid}/revoke", {}, {**posted, "ada": 303}),
+        (
+            "POST",
+            "/account/password",
+            {"current": "not my password", "password": "x" * 20, "confirm": "x" * 20},
+            {**{r: 400 for r in ROLES}, "anonymous": LOGIN},
+        ),
         ("POST", "/logout", {}, {r: 303 for r in ROLES}),
     ]
 
@@ -99,6 +108,14 @@ def test_every_role_against_every_route(env: Env) -> None:
             ):
                 assert response.headers["location"].startswith("/login?next=")
     assert not wrong, "\n".join(wrong)
+    # With the page's listen token the lead and the member hear their audio.
+    for role, page in (
+        ("lena", f"/calls/{env.built.with_audio[0]}"),
+        ("sam", f"/scrutiny/packs/{env.pack_id}/calls/1"),
+    ):
+        client = env.client(role)
+        src = re.search(r'<audio[^>]*src="([^"]+)"', client.get(page).text)
+        assert src and client.get(src.group(1).replace("&amp;", "&")).status_code == 200, role
 
     # Every route the app serves is in the table (static files and the sign-in POST aside).
     covered = {(m, _template(p)) for m, p, _, _ in table} | {("POST", "/login")}
@@ -124,7 +141,7 @@ def _template(path: str) -> str:
         ("calls", "*", "review"): "/calls/{call_id}/review",
         ("agents", "*"): "/agents/{agent_id}",
         ("scrutiny", "packs", "*"): "/scrutiny/packs/{pack_id}",
-        ("scrutiny", "packs", "*", "calls", "*"): "/scrutiny/packs/{pack_id}/calls/{call_id}",
+        ("scrutiny", "packs", "*", "calls", "*"): "/scrutiny/packs/{pack_id}/calls/{number}",
         (
             "scrutiny",
             "packs",
@@ -132,7 +149,7 @@ def _template(path: str) -> str:
             "calls",
             "*",
             "audio",
-        ): "/scrutiny/packs/{pack_id}/calls/{call_id}/audio",
+        ): "/scrutiny/packs/{pack_id}/calls/{number}/audio",
         ("admin", "users", "*"): "/admin/users/{user_id}",
         ("admin", "packs", "*", "grants"): "/admin/packs/{pack_id}/grants",
         (
@@ -155,8 +172,8 @@ def _template(path: str) -> str:
 def test_scrutiny_member_never_sees_restricted_data(env: Env) -> None:
     sam = env.client("sam")
     b = env.built
-    for cid in b.pack_calls:
-        page = sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{quote(cid)}")
+    for number in range(1, len(b.pack_calls) + 1):
+        page = sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{number}")
         assert page.status_code == 200
         for secret in b.secrets:
             assert secret not in page.text

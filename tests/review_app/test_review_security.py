@@ -1,8 +1,9 @@
-"""CSRF, sign-in rate limit, cookies and headers, path traversal, byte ranges, the audit log."""
+"""CSRF, sign-in throttling, cookies and headers, path traversal, byte ranges, the audit log."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +36,7 @@ def test_every_form_post_needs_the_session_csrf_token(env: Env) -> None:
         ("ada", "/admin/packs", {"name": "x", "call_ids": b.call_ids[0]}),
         ("ada", f"/admin/packs/{env.pack_id}/grants", {"user_id": str(env.user_ids["sid"])}),
         ("ada", f"/admin/packs/{env.pack_id}/grants/{env.user_ids['sam']}/revoke", {}),
+        ("lena", "/account/password", {"current": PASSWORD, "password": "x" * 20}),
         ("lena", "/logout", {}),
     ]
     routes = {path for method, path in served_routes() if method == "POST"}
@@ -49,23 +51,32 @@ def test_every_form_post_needs_the_session_csrf_token(env: Env) -> None:
         assert client.post(path, data={**form, "csrf_token": ""}).status_code == 403, path
     with env.app.state.sessionmaker() as db:
         assert db.scalars(select(Review)).first() is None
-    assert len(_audit(env)) == before  # nothing happened, so nothing was logged
+    # Nothing happened; each refusal is logged, as a CSRF failure and nothing else.
+    added = _audit(env)[before:]
+    assert [e.action for e in added] == ["csrf_failed"] * (3 * len(posts))
     assert clients["lena"].get("/queue").status_code == 200  # still signed in: logout refused
     fresh = env.client()
     assert fresh.post("/login", data={"name": "lena", "password": PASSWORD}).status_code == 403
 
 
-def test_sign_in_is_rate_limited_per_user_name(env: Env) -> None:
+def test_sign_in_is_throttled_per_user_name_and_address(env: Env) -> None:
     client = env.client()
     for _ in range(5):
         assert login(client, "lena", "wrong password").status_code == 400
-    blocked = login(client, "lena", PASSWORD)  # right password, but too many failures
-    assert blocked.status_code == 429
-    assert "Too many failed attempts" in blocked.text
+    blocked = login(client, "lena", PASSWORD)  # right password, but guessing too fast
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+    assert "Too many attempts" in blocked.text
     assert client.get("/queue").status_code == 303  # not signed in
     assert login(env.client(), "ada", PASSWORD).status_code == 303  # other users unaffected
     actions = [e.action for e in _audit(env) if e.target == "lena"]
-    assert actions == ["login_failed"] * 5 + ["login_blocked"]
+    assert actions == ["login_failed"] * 5 + ["login_throttled"]
+
+
+def _audio_src(client, page: str) -> str:  # type: ignore[no-untyped-def]
+    """The player's URL on a call page: it carries the page's listen token."""
+    found = re.search(r'<audio[^>]*src="([^"]+)"', client.get(page).text)
+    assert found, page
+    return found.group(1).replace("&amp;", "&")
 
 
 def test_cookie_and_security_headers(env: Env) -> None:
@@ -90,6 +101,8 @@ def test_cookie_and_security_headers(env: Env) -> None:
     value = lena.cookies.get("callqa_session")
     forged = env.client()
     forged.cookies.set("callqa_session", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert forged.get("/queue").status_code == 303
+    forged.cookies.set("callqa_session", str(env.user_ids["lena"]))  # a bare user id
     assert forged.get("/queue").status_code == 303
     # The monthly report's own HTML is sandboxed: its scripts cannot run.
     report = lena.get(f"/dashboard/{env.built.month}/report")
@@ -159,7 +172,7 @@ def test_recording_paths_outside_the_recordings_folder_are_refused(
     lena = env.client("lena")
     for call_id in bad:
         assert lena.get(f"/calls/{call_id}/audio").status_code == 404, call_id
-    assert lena.get(f"/calls/{b.with_audio[0]}/audio").status_code == 200
+    assert lena.get(_audio_src(lena, f"/calls/{b.with_audio[0]}")).status_code == 200
     # The same guard, directly.
     assert safe_file(b.recordings_dir, "../outside.wav") is None
     assert safe_file(b.recordings_dir, "link.wav") is None
@@ -168,15 +181,16 @@ def test_recording_paths_outside_the_recordings_folder_are_refused(
 
 def test_pack_audio_symlinked_outside_the_pack_is_refused(env: Env, tmp_path: Path) -> None:
     b = env.built
-    target = b.pack_calls[4]  # in the pack, without silenced audio
     secret = tmp_path / "unsilenced.wav"
     write_wav(secret, seconds=1.0)
-    os.symlink(secret, b.pack_dir / "audio" / f"{target}.wav")
+    (b.pack_dir / "call-001.wav").unlink()
+    os.symlink(secret, b.pack_dir / "call-001.wav")
     sam = env.client("sam")
-    assert sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{target}/audio").status_code == 404
-    assert (
-        sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{b.pack_calls[0]}/audio").status_code == 200
-    )
+    page = sam.get(f"/scrutiny/packs/{env.pack_id}/calls/1").text
+    assert "<audio" not in page
+    assert sam.get(f"/scrutiny/packs/{env.pack_id}/calls/1/audio").status_code == 404
+    src = _audio_src(sam, f"/scrutiny/packs/{env.pack_id}/calls/2")
+    assert sam.get(src).status_code == 200
 
 
 def test_audio_answers_byte_ranges(env: Env) -> None:
@@ -186,13 +200,13 @@ def test_audio_answers_byte_ranges(env: Env) -> None:
     cases = [
         (
             lena,
-            f"/calls/{b.with_audio[0]}/audio",
+            _audio_src(lena, f"/calls/{b.with_audio[0]}"),
             b.recordings_dir / f"{b.dates[0]}/{b.with_audio[0]}.wav",
         ),
         (
             sam,
-            f"/scrutiny/packs/{env.pack_id}/calls/{b.pack_calls[0]}/audio",
-            b.pack_dir / "audio" / f"{b.pack_calls[0]}.wav",
+            _audio_src(sam, f"/scrutiny/packs/{env.pack_id}/calls/1"),
+            b.pack_dir / "call-001.wav",
         ),
     ]
     for client, url, file in cases:
@@ -220,18 +234,17 @@ def test_audit_log_records_logins_views_audio_and_reviews(env: Env) -> None:
     login(env.client(), "lena", "not it")
     lena = env.client("lena")
     call = b.with_audio[0]
-    lena.get(f"/calls/{call}")
+    src = _audio_src(lena, f"/calls/{call}")
     lena.get(f"/calls/{call}?view=restricted")
-    lena.get(f"/calls/{call}/audio", headers={"Range": "bytes=0-"})
-    lena.get(f"/calls/{call}/audio", headers={"Range": "bytes=5000-"})  # a seek: same listen
+    lena.get(src, headers={"Range": "bytes=0-"})
+    lena.get(src, headers={"Range": "bytes=5000-"})  # a seek: same listen
     token = csrf_of(lena, f"/calls/{call}")
     lena.post(
         f"/calls/{call}/review",
         data={"csrf_token": token, "action": "reviewed", "tag_greeting": "agree"},
     )
     sam = env.client("sam")
-    sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{b.pack_calls[0]}")
-    sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{b.pack_calls[0]}/audio")
+    sam.get(_audio_src(sam, f"/scrutiny/packs/{env.pack_id}/calls/1"))
     seen = [(e.user_name, e.action, e.target) for e in _audit(env)]
     expected = [
         ("lena", "login_failed", "lena"),
@@ -252,18 +265,18 @@ def test_audit_log_records_logins_views_audio_and_reviews(env: Env) -> None:
     assert page.status_code == 200 and call in page.text and "1 entries" in page.text
 
 
-def test_pack_manifest_can_name_audio_by_page(env: Env) -> None:
-    """`scrutiny_sample` names audio after the page (call-001.opus); a manifest row with
-    `call_id` and `page` maps it, and only files inside the pack are used."""
+def test_a_pack_serves_only_what_its_manifest_names(env: Env) -> None:
+    """Unredacted turns dropped beside `pack.parquet`, or a manifest naming a file outside the
+    pack, never reach a scrutiny member."""
     b = env.built
-    target = b.pack_calls[3]  # in the pack, no call-id-named audio
-    write_wav(b.pack_dir / "call-004.wav", seconds=1.0)
-    manifest = pd.DataFrame(
-        {"call_id": [target, b.pack_calls[4]], "page": ["call-004.html", "../x.html"]}
-    )
-    manifest.to_parquet(b.pack_dir / "manifest.parquet", index=False)
+    restricted = b.out_dir / "restricted" / f"call_date={b.dates[1]}" / "part-0.parquet"
+    turns = pd.read_parquet(restricted)
+    turns.to_parquet(b.pack_dir / "transcripts.parquet", index=False)
+    manifest = pd.read_parquet(b.pack_dir / "pack.parquet")
+    manifest.loc[3, "audio"] = "../../recordings/" + b.dates[0] + "/" + b.with_audio[0] + ".wav"
+    manifest.to_parquet(b.pack_dir / "pack.parquet", index=False)
     sam = env.client("sam")
-    assert sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{target}/audio").status_code == 200
-    assert (
-        sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{b.pack_calls[4]}/audio").status_code == 404
-    )
+    for number in range(1, len(b.pack_calls) + 1):
+        page = sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{number}").text
+        assert not [secret for secret in b.secrets if secret in page]
+    assert sam.get(f"/scrutiny/packs/{env.pack_id}/calls/4/audio").status_code == 404
