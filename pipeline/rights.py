@@ -193,6 +193,9 @@ def find_subject(out: Path, hashed: str, *, packs: Sequence[Path] = ()) -> Subje
                 Holding("pack", row.call_id, dates.get(row.call_id), 1, str(Path(pack) / row.page))
             )
     found.report_months = _report_months(out, hashed, calls)
+    for month in found.report_months:
+        path = out / "reports" / month / "frequent_callers.parquet"
+        found.holdings.append(Holding("frequent_callers", "", None, 1, str(path)))
     return found
 
 

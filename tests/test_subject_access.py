@@ -25,7 +25,15 @@ from pipeline.cli import app
 from pipeline.report import monthly_estimates
 from pipeline.retention import CACHE_DIR
 from pipeline.rights import ERASED_PAGE
-from review.db import AuditEntry, Review, default_db_url, make_engine, migrate
+from review.db import (
+    AuditEntry,
+    Pack,
+    PackCall,
+    Review,
+    default_db_url,
+    make_engine,
+    migrate,
+)
 
 pytestmark = pytest.mark.timeout(600)
 runner = CliRunner()
@@ -88,6 +96,20 @@ def copy(caller, tmp_path: Path):  # type: ignore[no-untyped-def]
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # Registered in the review app, as an admin would: erasure finds it without --pack.
+    paged = store.read_file(pack / store.PACK_FILE, store.SCRUTINY_PACK)
+    engine = make_engine(default_db_url(out))
+    with Session(engine) as db:
+        db.add(
+            Pack(
+                name="March panel",
+                folder=str(pack),
+                created_by="ada",
+                calls=[PackCall(call_id=c) for c in paged["call_id"]],
+            )
+        )
+        db.commit()
+    engine.dispose()
     return out, pack
 
 
@@ -138,8 +160,7 @@ def test_erase_removes_personal_data_and_keeps_the_statistics(caller, copy) -> N
     assert code == 0, text
     assert "pack" in set(pd.read_csv(pd.io.common.StringIO(text))["place"])
     code, text = _run(
-        "--out", str(out), "--number", number, "--pack", str(pack), "--erase", "--yes",
-        "--reference", "SAR-2025-17",
+        "--out", str(out), "--number", number, "--erase", "--yes", "--reference", "SAR-2025-17",
     )  # fmt: skip
     assert code == 0, text
     assert "Erased" in text and hashed not in text
