@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -19,6 +19,10 @@ from rich.console import Console
 
 from pipeline.config import Settings, caller_hash_key
 from pipeline.errors import CallQAError
+
+if TYPE_CHECKING:
+    from pipeline.rights import SubjectData
+    from review.retention import ReviewHoldings
 
 __all__ = ["app", "main"]
 
@@ -541,7 +545,7 @@ def subject_access(
     )
 
 
-def _print_subject(found, held, as_csv: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_subject(found: SubjectData, held: ReviewHoldings | None, as_csv: bool) -> None:
     """The answer to a subject access request: the calls, then every place holding them."""
     import pandas as pd
 

@@ -65,11 +65,9 @@ def _session(db_url: str) -> Iterator[Session]:
         with Session(engine) as db:
             yield db
     except SQLAlchemyError as exc:
-        raise CallQAError(
-            f"review database {_shown(db_url)}: {type(exc).__name__}: {exc.args[0] if exc.args else exc}"[
-                :400
-            ]
-        ) from exc
+        # The first line only: SQLAlchemy appends the statement and its parameters (call ids).
+        reason = str(exc).splitlines()[0][:300]
+        raise CallQAError(f"review database {_shown(db_url)}: {reason}") from exc
     finally:
         engine.dispose()
 
