@@ -286,14 +286,21 @@ def claim_attempt(engine: Engine, name: str, ip: str, now: datetime) -> int:
 
 
 def clear_attempts(engine: Engine, name: str, ip: str, now: datetime) -> None:
-    """A right password: forget the account's failures (never the address's, or a user could
-    wipe their address's record with their own sign-in between guesses)."""
-    keys = [key for t, key in _keys(name, ip) if t.kind != "ip"]
+    """A right password: forget the account's failures, and give back the address the one
+    attempt this sign-in claimed. Never more than that, or a user could wipe their address's
+    record of guesses with their own sign-in; and never less, or fifty colleagues behind one
+    office address would throttle each other at nine in the morning."""
+    keys = {t.kind: key for t, key in _keys(name, ip)}
     with engine.begin() as conn:
         conn.execute(
             update(LoginThrottle)
-            .where(LoginThrottle.key.in_(keys))
+            .where(LoginThrottle.key.in_([keys["pair"], keys["name"]]))
             .values(attempts=0, window_start=now, next_allowed_at=_EPOCH)
+        )
+        conn.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == keys["ip"], LoginThrottle.attempts > 0)
+            .values(attempts=LoginThrottle.attempts - 1)
         )
 
 
