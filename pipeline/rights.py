@@ -8,6 +8,7 @@ number the same way with the same key (`caller_hash`) and following the hash:
     scorecards/, transcripts/, restricted/, failures/          rows of those call ids
     restricted/.cache/       cache entries of those calls' recordings
     scrutiny packs           pages and silenced audio of those calls (pack.parquet)
+    reviews/reviews.parquet  the review app's export of verdicts on those calls
     reports/<month>/frequent_callers.parquet                   the caller's "Caller n" row
 
 (`review/retention.py` adds the review database's rows; the CLI joins the two.)
@@ -19,10 +20,11 @@ number) and keeps what is statistics, so the monthly estimates do not move:
     scorecards/                 `evidence` (quoted turns) emptied, `recording` cleared; the tags,
                                 weights, scores and flags stay
     samples/, census/           `caller_hash` cleared (the call no longer links to the number),
-                                `recording` cleared; weights, strata, repeat marks stay
+                                and samples/ `recording`; weights, strata, repeat marks stay
     failures/                   `recording` cleared
     transcript cache            entries deleted
     packs                       silenced audio deleted, page replaced by a notice
+    reviews/reviews.parquet     kept: verdicts only (notes never leave the review database)
 
 Each place erased gets a row in `<out>/purges/` (kind `erasure`, counts and dates, the
 council's case reference; never the number or its hash).
@@ -191,6 +193,15 @@ def find_subject(out: Path, hashed: str, *, packs: Sequence[Path] = ()) -> Subje
         for row in manifest[manifest["call_id"].isin(ids)].itertuples():
             found.holdings.append(
                 Holding("pack", row.call_id, dates.get(row.call_id), 1, str(Path(pack) / row.page))
+            )
+    exported = out / "reviews" / "reviews.parquet"
+    if exported.is_file():
+        # The review app's export of verdicts (review/export.py): statistics, kept on erasure;
+        # listed because its rows are about the caller's calls.
+        verdicts = pd.read_parquet(exported, columns=["call_id"])
+        for call_id, n in verdicts[verdicts["call_id"].isin(ids)].value_counts("call_id").items():
+            found.holdings.append(
+                Holding("reviews_export", str(call_id), dates.get(call_id), int(n), str(exported))
             )
     found.report_months = _report_months(out, hashed, calls)
     for month in found.report_months:

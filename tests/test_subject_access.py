@@ -25,15 +25,18 @@ from pipeline.cli import app
 from pipeline.report import monthly_estimates
 from pipeline.retention import CACHE_DIR
 from pipeline.rights import ERASED_PAGE
+from review.data import OutputStore
 from review.db import (
     AuditEntry,
     Pack,
     PackCall,
     Review,
+    ReviewTag,
     default_db_url,
     make_engine,
     migrate,
 )
+from review.export import export_reviews
 
 pytestmark = pytest.mark.timeout(600)
 runner = CliRunner()
@@ -79,6 +82,7 @@ def copy(caller, tmp_path: Path):  # type: ignore[no-untyped-def]
                 reviewer="lena",
                 reviewed=True,
                 notes="caller mentioned her daughter's school",
+                tags=[ReviewTag(tag="avoidable", machine_value="true", agree=True)],
             )
         )
         db.add(
@@ -86,6 +90,7 @@ def copy(caller, tmp_path: Path):  # type: ignore[no-untyped-def]
         )
         db.add(Review(call_id="someone-else", reviewer="lena", reviewed=True, notes="keep me"))
         db.commit()
+        export_reviews(db, OutputStore(out, SAMPLE_RECORDINGS))
     engine.dispose()
     pack = tmp_path / "pack"
     result = runner.invoke(
@@ -158,7 +163,7 @@ def test_erase_removes_personal_data_and_keeps_the_statistics(caller, copy) -> N
 
     code, text = _run("--out", str(out), "--number", number, "--pack", str(pack), "--csv")
     assert code == 0, text
-    assert "pack" in set(pd.read_csv(pd.io.common.StringIO(text))["place"])
+    assert {"pack", "reviews_export"} <= set(pd.read_csv(pd.io.common.StringIO(text))["place"])
     code, text = _run(
         "--out", str(out), "--number", number, "--erase", "--yes", "--reference", "SAR-2025-17",
     )  # fmt: skip
