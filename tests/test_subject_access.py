@@ -227,6 +227,18 @@ def test_erase_removes_personal_data_and_keeps_the_statistics(caller, copy) -> N
     assert code == 0 and not set(pd.read_csv(pd.io.common.StringIO(text))["place"]) - {"review_db"}
 
 
+def test_the_number_can_be_typed_at_a_hidden_prompt(caller) -> None:  # type: ignore[no-untyped-def]
+    out, number, _, ids, _ = caller
+    result = runner.invoke(
+        app, ["subject-access", "--out", str(out), "--csv"], input=number + "\n", env=ENV
+    )
+    assert result.exit_code == 0, result.output
+    assert number not in result.output
+    assert set(ids) <= set(
+        pd.read_csv(pd.io.common.StringIO(result.stdout.split(":", 1)[1]))["call_id"]
+    )
+
+
 def test_refuses_a_non_number_and_a_missing_key_without_echoing(caller, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = caller[0]
     for bad in ("withheld", "0113 49"):
