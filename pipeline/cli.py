@@ -567,7 +567,7 @@ def _print_subject(found: SubjectData, held: ReviewHoldings | None, as_csv: bool
     from rich.table import Table
 
     console.print(
-        f"{len(found.calls)} calls from this number in the output"
+        f"Calls from this number in the output: {len(found.calls)}"
         + (f", {int(found.calls['sampled'].sum())} of them screened." if len(found.calls) else "."),
         highlight=False,
     )
