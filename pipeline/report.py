@@ -778,6 +778,7 @@ def write_scrutiny_page(
     be read, a copy of the audio with every personal-data span silenced. Nothing on it names the
     caller or the agent, nor gives the call's id or time.
     """
+    from pipeline.agentnames import redact_agent_names
     from pipeline.redact import silence_pii_audio
     from pipeline.tagging import PIISpan
     from pipeline.transcribe import Turn, Word
@@ -821,9 +822,10 @@ def write_scrutiny_page(
         except CallQAError:
             pass
     who = {"agent": call.agent, "caller": "Caller"}
+    # "My name is Sam" beside "Agent 1" would undo the pseudonym: spoken names go too.
     lines = "".join(
         f"<tr><th>{html.escape(who.get(r.speaker, 'Speaker'))}</th>"
-        f"<td>{html.escape(str(r.text))}</td></tr>"
+        f"<td>{html.escape(redact_agent_names(str(r.text)))}</td></tr>"
         for r in turns.itertuples()
     )
     qa = "".join(f"<li>{html.escape(_QA_LABELS[c])}: {_yes(card[c])}</li>" for c in QA_CHECKS)
