@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from review_helpers import PASSWORD, SECRET, USERS, csrf_of, login, password_hash
+from review_helpers import PASSWORD, USERS, csrf_of, login, password_hash
 
 from pipeline import store
 from pipeline.sampledata import DEMO_DATE, load_scripts
@@ -57,12 +57,16 @@ def night(sample_night, tmp_path_factory) -> Iterator[Night]:  # type: ignore[no
 
     out = sample_night[0]
     root = tmp_path_factory.mktemp("review-night")
-    pack = root / "pack"
+    pack = root / "packs" / "night"
     run_scrutiny_sample(
         out, DEMO_DATE, DEMO_DATE, 3, pack, seed=5, recordings=SAMPLE_DATA / "recordings"
     )
     app = create_app(
-        out, f"sqlite:///{root / 'review.sqlite'}", SAMPLE_DATA / "recordings", secret_key=SECRET
+        out,
+        f"sqlite:///{root / 'review.sqlite'}",
+        SAMPLE_DATA / "recordings",
+        state_dir=root / "state",
+        packs_dir=root / "packs",
     )
     with app.state.sessionmaker() as db:
         db.add_all(
@@ -121,10 +125,11 @@ def test_real_pack_names_its_calls_only_in_pack_parquet(night: Night) -> None:
     assert all((night.pack / p).is_file() for p in manifest["page"])
     assert manifest["audio"].notna().any(), "no call of the pack has its silenced audio"
     assert all((night.pack / a).is_file() for a in manifest["audio"].dropna())
-    # What councillors read never gives a call id.
+    # What councillors read never gives a call id, nor an agent's spoken name.
     for path in [*night.pack.glob("*.html"), night.pack / "index.csv"]:
         text = path.read_text()
         assert not [c for c in night.cards["call_id"] if c in text], path.name
+        assert not re.search(r"(?i)my name is (?!\[)|speaking to (?!\[|the )", text), path.name
 
 
 def test_real_pack_registered_by_an_admin_plays_silenced_audio(night: Night) -> None:
@@ -133,7 +138,7 @@ def test_real_pack_registered_by_an_admin_plays_silenced_audio(night: Night) -> 
     token = csrf_of(ada, "/admin/packs")
     added = ada.post(
         "/admin/packs",
-        data={"csrf_token": token, "name": "Real night", "folder": str(night.pack)},
+        data={"csrf_token": token, "name": "Real night", "folder": night.pack.name},
     )
     assert added.status_code == 303, added.text
     from review.db import Pack, User
@@ -153,22 +158,25 @@ def test_real_pack_registered_by_an_admin_plays_silenced_audio(night: Night) -> 
     sam = _client(night.app, "sam")
     listing = sam.get(f"/scrutiny/packs/{pack_id}")
     assert listing.status_code == 200
-    row = manifest.dropna(subset=["audio"]).iloc[0]
-    page = sam.get(f"/scrutiny/packs/{pack_id}/calls/{row['call_id']}")
+    ordered = manifest.sort_values("page").reset_index(drop=True)
+    with_audio = ordered.dropna(subset=["audio"])
+    row, number = with_audio.iloc[0], int(with_audio.index[0]) + 1  # pack-local numbers
+    page = sam.get(f"/scrutiny/packs/{pack_id}/calls/{number}")
     assert page.status_code == 200 and "/audio" in page.text
-    # Only redacted words reach a scrutiny member: no personal data, and the tags in words.
+    # Only redacted words reach a scrutiny member: no personal data, no agent's spoken name,
+    # and the tags in words.
     shown = page.text.lower()
     assert not [v for v in _pii_values() if v in shown]
+    assert not re.search(r"(?i)my name is (?!\[)|speaking to (?!\[|the )", page.text)
     card = night.cards.set_index("call_id").loc[row["call_id"]]
-    assert card["agent_id"] not in page.text
+    assert card["agent_id"] not in page.text and row["call_id"] not in page.text
     silenced = (night.pack / row["audio"]).read_bytes()
-    audio = sam.get(
-        f"/scrutiny/packs/{pack_id}/calls/{row['call_id']}/audio",
-        headers={"Range": "bytes=0-99"},
-    )
+    src = re.search(r'<audio[^>]*src="([^"]+)"', page.text).group(1).replace("&amp;", "&")
+    audio = sam.get(src, headers={"Range": "bytes=0-99"})
     assert audio.status_code == 206 and audio.content == silenced[:100]
     assert audio.headers["content-type"] == "audio/ogg"
-    # Not a file of the pack by another name, and not the original recording.
-    assert sam.get(f"/scrutiny/packs/{pack_id}/calls/{row['page'][:-5]}/audio").status_code == 403
+    # Not by call id or file name, and not the original recording.
+    for other in (row["call_id"], row["page"][:-5]):
+        assert sam.get(f"/scrutiny/packs/{pack_id}/calls/{other}/audio").status_code == 404
     original = SAMPLE_DATA / "recordings" / str(card["recording"])
     assert not original.is_file() or original.read_bytes()[:100] != silenced[:100]
