@@ -93,9 +93,14 @@ def start_session(db: Session, user_id: int, now: datetime, ip: str, old: str | 
 
 @dataclass(frozen=True)
 class LiveSession:
+    """A live session and who it belongs to (plain values, read in one query)."""
+
     id_hash: str
     csrf: str
-    user: User
+    user_id: int
+    name: str
+    role: str
+    scope: str
 
 
 def load_session(db: Session, raw: str | None, now: datetime) -> LiveSession | None:
@@ -105,15 +110,24 @@ def load_session(db: Session, raw: str | None, now: datetime) -> LiveSession | N
         return None
     key = id_hash(raw)
     row = db.execute(
-        select(UserSession, User)
+        select(
+            UserSession.csrf,
+            UserSession.created_at,
+            UserSession.last_seen_at,
+            User.id,
+            User.name,
+            User.role,
+            User.scope,
+            User.active,
+        )
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.id_hash == key)
     ).first()
     if row is None:
         return None
-    session, user = row
-    created, seen = _aware(session.created_at), _aware(session.last_seen_at)
-    if not user.active or now - seen > IDLE or now - created > ABSOLUTE or now < created:
+    csrf, created, seen, user_id, name, role, scope, active = row
+    created, seen = _aware(created), _aware(seen)
+    if not active or now - seen > IDLE or now - created > ABSOLUTE or now < created:
         db.execute(delete(UserSession).where(UserSession.id_hash == key))
         db.execute(delete(Listen).where(Listen.session_hash == key))
         db.commit()
@@ -121,7 +135,7 @@ def load_session(db: Session, raw: str | None, now: datetime) -> LiveSession | N
     if now - seen > _TOUCH_EVERY:
         db.execute(update(UserSession).where(UserSession.id_hash == key).values(last_seen_at=now))
         db.commit()
-    return LiveSession(key, session.csrf, user)
+    return LiveSession(key, csrf, user_id, name, role, scope or "")
 
 
 def end_session(db: Session, raw: str | None) -> None:

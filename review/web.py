@@ -12,12 +12,13 @@ from typing import Annotated, Any
 import jinja2
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from review import labels
 from review.data import OutputStore
-from review.db import AuditEntry
+from review.db import AuditEntry, utcnow
 from review.security import RequestState, check_csrf
 from review.sessions import LiveSession, load_session
 
@@ -137,9 +138,10 @@ def _viewer(request: Request, db: Session) -> Viewer | None:
     live = current_session(request, db)
     if live is None:
         return None
-    user = live.user
-    scope = tuple(s for s in (user.scope or "").split(",") if s)
-    return Viewer(id=user.id, name=user.name, role=user.role, scope=scope, session=live.id_hash)
+    scope = tuple(s for s in live.scope.split(",") if s)
+    return Viewer(
+        id=live.user_id, name=live.name, role=live.role, scope=scope, session=live.id_hash
+    )
 
 
 def require(*roles: str) -> Callable[..., Viewer]:
@@ -196,8 +198,11 @@ def audit(
     detail: str = "",
 ) -> None:
     """Record one audited event and commit it at once (it must survive a later error)."""
-    db.add(
-        AuditEntry(
+    # A Core INSERT: page views are audited on every request, and the ORM's unit of work
+    # would cost more than the row.
+    db.execute(
+        insert(AuditEntry).values(
+            at=utcnow(),
             user_name=user_name[:100],
             role=role,
             action=action,

@@ -526,6 +526,14 @@ def test_a_scoped_lead_opens_only_their_queues_everywhere(env: Env) -> None:
     for agent_id in set(calls["agent_id"]) - housing_agents:
         assert f"/agents/{agent_id}" not in agents
         assert lena.get(f"/agents/{agent_id}").status_code in (403, 404)
+    # A team scope: the agents' pages show only that team's agents.
+    set_scope(env.db_url, "lena", ["team:Blue"])
+    lena = env.client("lena")
+    agents = lena.get("/agents").text
+    assert "/agents/A101" in agents and "/agents/A305" not in agents
+    assert lena.get("/agents/A305").status_code == 404
+    red = calls[calls["team"] == "Red"].index[0]
+    assert lena.get(f"/calls/{red}").status_code == 403
     # An unscoped lead still sees everything.
     set_scope(env.db_url, "lena", [])
     assert lena.get(f"/calls/{theirs[0]}").status_code in (200, 303)
