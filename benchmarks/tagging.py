@@ -1,10 +1,12 @@
-"""Tagging throughput: `tag_many` (rules + personal data + redaction) against a bare spaCy pass.
+"""Tagging throughput: `tag_many` (rules, the learned layer, personal data, redaction) against a
+bare spaCy pass.
 
 Builds N synthetic call transcripts of about 220 words by recombining the turns of the
 labelled set (eval/tags.jsonl, seeded), then times, in the same run and over the same turn
 texts:
 - bare: `en_core_web_sm` with all its components, `nlp.pipe`;
-- tagged: `pipeline.tagging.tag_many` (one shared Doc per turn for rules and Presidio).
+- tagged: `pipeline.tagging.tag_many` (one shared Doc per turn for rules and Presidio, then
+  the learned layer of models/tagger/: embeddings, word features, a probability per tag).
 Each with one and with two processes. Writes benchmarks/tagging.json.
 
 Usage: python benchmarks/tagging.py [--transcripts 1000] [--seed 7] [--out benchmarks/tagging.json]
@@ -97,6 +99,7 @@ def main() -> int:
         "seed": args.seed,
         "bare_pipeline": bare.pipe_names,
         "tagged_pipeline": nlp.pipe_names,
+        "tagger_version": tag_many(transcripts[:1], nlp)[0].tagger_version,
         "runs": runs,
         "ratio_goal": 0.8,
         "ratio_two_processes_tagged_vs_bare_two_processes": runs["n_process=2"]["ratio"],

@@ -1,18 +1,15 @@
-"""`make eval`: how well the tagger matches hand labels.
+"""`make eval`: every tagging figure per split, with a 95% interval, rules alone and with the model.
 
-Three sets:
-- `eval/tags.jsonl`: one labelled transcript per line (`id`, `split`, `style` clean|asr,
-  `turns`, and the `callqa tag` labels). `train` and `test` were written before the rules
-  were tuned, and tuning looked only at `train` mistakes (bar one early listing of all of
-  them); `holdout`, `holdout2` and `holdout3` were each written after a round of tuning and
-  scored once before the next (their first-look figures are in the closing report);
-- `eval/tags_fresh.jsonl` (split `fresh`): 48 calls written in new phrasings before the
-  second round of avoidable-contact work, scored once before it; tuning never looks at its
-  individual mistakes (`--errors` leaves it out), only at its aggregate figures;
-- the sample calls' scripts (`sample_data/scripts/*.yaml`), a second set written by someone else;
+The sets (docs/evaluation.md):
+- the corpus (`eval/corpus/`), split by author: `train` (the model learns from it), `dev`
+  (model choices and calibration), `test` (written by authors who never saw the rule packs
+  or the model; scored once per release, never tuned on: `--errors` never shows it);
+- `project`: the older sets written by the rule packs' own authors (`eval/tags.jsonl`,
+  `eval/tags_fresh.jsonl`), trained on, so optimistic;
+- `sample_data`: the labelled scripts of the demo calls;
 - personal data: `pipeline.redact.evaluate_pii` on `eval/pii.jsonl`.
 
-Usage: python eval/score.py [--json OUT] [--errors]
+Usage: python eval/score.py [--json OUT] [--errors] [--reliability]
 """
 
 from __future__ import annotations
@@ -21,116 +18,52 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.tagging import QA_CHECKS, Tags, TextTurn, load_pipeline, tag_many  # noqa: E402
-
-#: Issue 6's goals on every labelled set.
-GOALS = {
-    "reasons_micro_f1": 0.90,
-    "primary_reason_accuracy": 0.90,
-    "avoidable_f1": 0.85,
-    "avoidable_category_accuracy": 0.80,
-    **{f"qa_{check}_accuracy": 0.93 for check in QA_CHECKS},
-    "complaint_accuracy": 0.90,
-    "transferred_accuracy": 0.90,
-}
-
-
-@dataclass(frozen=True)
-class Labelled:
-    id: str
-    split: str
-    turns: list[TextTurn]
-    labels: dict[str, Any]  # the `callqa tag` fields
+from pipeline.corpus import LabelledCall, read_corpus  # noqa: E402
+from pipeline.evaluation import GOALS, Figure, score  # noqa: E402
+from pipeline.learned import MODEL_DIRNAME, load_embedder, load_model  # noqa: E402
+from pipeline.tagging import (  # noqa: E402
+    DEFAULT_MODELS_DIR,
+    QA_CHECKS,
+    Tags,
+    TextTurn,
+    apply_model,
+    load_pipeline,
+    rule_views,
+)
+from pipeline.training import target_values  # noqa: E402
 
 
-def _f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else (1.0 if not fp and not fn else 0.0)
+def corpus_calls() -> list[LabelledCall]:
+    """The corpus's calls, each with its author's split; stops on a malformed line."""
+    calls, wrong = read_corpus(ROOT / "eval" / "corpus")
+    if wrong:
+        raise SystemExit("\n".join(wrong))
+    return calls
 
 
-def score(items: Sequence[Labelled], predicted: Sequence[Tags]) -> dict[str, float]:
-    """The issue's metrics for predictions against labels."""
-    n = len(items)
-    tp = fp = fn = 0
-    atp = afp = afn = 0
-    counts = {key: 0 for key in GOALS}
-    for item, tags in zip(items, predicted, strict=True):
-        gold = item.labels
-        got, want = set(tags.contact_reasons), set(gold["contact_reasons"])
-        tp, fp, fn = tp + len(got & want), fp + len(got - want), fn + len(want - got)
-        counts["primary_reason_accuracy"] += tags.primary_reason == gold["primary_reason"]
-        atp += tags.avoidable and gold["avoidable"]
-        afp += tags.avoidable and not gold["avoidable"]
-        afn += gold["avoidable"] and not tags.avoidable
-        counts["avoidable_category_accuracy"] += (
-            tags.avoidable_category == gold["avoidable_category"]
-        )
-        for check in QA_CHECKS:
-            counts[f"qa_{check}_accuracy"] += getattr(tags.qa, check) == gold["qa"][check]
-        counts["complaint_accuracy"] += tags.complaint == gold["complaint"]
-        counts["transferred_accuracy"] += tags.transferred == gold["transferred"]
-    result = {key: counts[key] / n for key in GOALS if key.endswith("accuracy")}
-    result["reasons_micro_f1"] = _f1(tp, fp, fn)
-    result["avoidable_f1"] = _f1(atp, afp, afn)
-    return {"n": n, **{key: round(result[key], 3) for key in GOALS}}
-
-
-def errors(items: Sequence[Labelled], predicted: Sequence[Tags]) -> list[dict[str, Any]]:
-    """Each disagreement, with the evidence the tagger gave."""
-    out = []
-    for item, tags in zip(items, predicted, strict=True):
-        got = tags.to_json(item.id)
-        diffs = {}
-        for key in ("primary_reason", "avoidable_category", "complaint", "transferred"):
-            if got[key] != item.labels[key]:
-                diffs[key] = {"want": item.labels[key], "got": got[key]}
-        if set(got["contact_reasons"]) != set(item.labels["contact_reasons"]):
-            diffs["contact_reasons"] = {
-                "want": item.labels["contact_reasons"],
-                "got": got["contact_reasons"],
-            }
-        for check in QA_CHECKS:
-            if got["qa"][check] != item.labels["qa"][check]:
-                diffs[f"qa.{check}"] = {"want": item.labels["qa"][check], "got": got["qa"][check]}
-        if diffs:
-            out.append(
-                {"id": item.id, "split": item.split, "diffs": diffs, "evidence": got["evidence"]}
-            )
-    return out
-
-
-def read_eval_set(path: Path) -> list[Labelled]:
-    items = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        turns = [TextTurn(t["speaker"], t["text"]) for t in record.pop("turns")]
-        items.append(Labelled(record["id"], record.get("split", "train"), turns, record))
-        if not {"contact_reasons", "primary_reason", "avoidable_category", "qa"} <= record.keys():
-            raise SystemExit(f"{path}: line {lineno}: missing labels")
-    return items
-
-
-def read_sample_scripts(folder: Path) -> list[Labelled]:
+def sample_calls() -> list[LabelledCall]:
     from pipeline.sampledata import load_scripts
 
-    items = []
-    for call in load_scripts(folder):
+    out = []
+    for call in load_scripts(ROOT / "sample_data" / "scripts"):
         if call.labels is None:
             continue
         labels = call.labels
-        items.append(
-            Labelled(
+        out.append(
+            LabelledCall(
                 call.name,
                 "sample_data",
-                [TextTurn(t.speaker, t.text) for t in call.turns],
+                "sample_data",
+                "clean",
+                tuple(TextTurn(t.speaker, t.text) for t in call.turns),
                 {
                     "contact_reasons": labels.contact_reasons,
                     "primary_reason": labels.primary_reason,
@@ -142,83 +75,134 @@ def read_sample_scripts(folder: Path) -> list[Labelled]:
                 },
             )
         )
-    return items
+    return out
 
 
-def _pii_metrics(path: Path) -> dict[str, Any] | None:
-    try:
-        from pipeline.redact import evaluate_pii
-    except ImportError:
-        return None
-    return evaluate_pii(path) if path.exists() else None
+def reliability(
+    items: Sequence[LabelledCall], predicted: Sequence[Tags], bins: int = 10
+) -> tuple[list[dict[str, float]], float]:
+    """Predicted probability against observed frequency, over every labelled tag; and ECE."""
+    pairs = [
+        (p, value)
+        for item, tags in zip(items, predicted, strict=True)
+        for target, value in target_values(item.labels).items()
+        if (p := tags.probabilities.get(target)) is not None
+    ]
+    if not pairs:
+        return [], float("nan")
+    probs = np.array([p for p, _ in pairs])
+    truth = np.array([v for _, v in pairs])
+    which = np.minimum((probs * bins).astype(int), bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            mean_p, observed = float(probs[inside].mean()), float(truth[inside].mean())
+            rows.append(
+                {"bin": b / bins, "n": int(inside.sum()), "predicted": mean_p, "observed": observed}
+            )
+            ece += inside.sum() / len(probs) * abs(mean_p - observed)
+    return rows, float(ece)
 
 
-def _print_table(results: dict[str, dict[str, float]]) -> None:
-    names = list(results)
-    print(f"{'metric':34}" + "".join(f"{name:>14}" for name in names) + f"{'goal':>8}")
-    print(f"{'transcripts':34}" + "".join(f"{results[n]['n']:>14}" for n in names))
+def _print_table(title: str, columns: dict[str, dict[str, Figure]]) -> None:
+    names = list(columns)
+    n = next(iter(columns.values()))["primary_reason_accuracy"].n
+    print(f"\n{title} ({n} calls)")
+    print(f"{'figure':34}" + "".join(f"{name:>26}" for name in names) + f"{'goal':>7}")
     for key, goal in GOALS.items():
-        row = "".join(
-            f"{results[n][key]:>13.3f}{'*' if results[n][key] < goal else ' '}" for n in names
-        )
-        print(f"{key:34}{row}{goal:>8.2f}")
-    print("(* = below the goal)")
+        cells = ""
+        for name in names:
+            figure = columns[name][key]
+            mark = "*" if figure.value < goal else " "
+            cells += f"{figure!s:>25}{mark}" if figure.n else f"{'-':>25} "
+        print(f"{key:34}{cells}{goal:>7.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
-        "--errors",
-        action="store_true",
-        help="print each disagreement on the train split and the sample calls (test and holdout "
-        "stay unseen)",
+        "--errors", action="store_true", help="print each disagreement on the train split"
+    )
+    parser.add_argument(
+        "--reliability", action="store_true", help="print the dev split's reliability curve"
     )
     args = parser.parse_args(argv)
 
-    nlp = load_pipeline()
-    sets: dict[str, list[Labelled]] = {}
-    eval_set = read_eval_set(ROOT / "eval" / "tags.jsonl")
-    sets["eval:all"] = eval_set
-    sets["eval:train"] = [i for i in eval_set if i.split == "train"]
-    sets["eval:test"] = [i for i in eval_set if i.split == "test"]
-    sets["eval:holdout"] = [i for i in eval_set if i.split.startswith("holdout")]
-    fresh = ROOT / "eval" / "tags_fresh.jsonl"
-    if fresh.exists():
-        sets["fresh"] = read_eval_set(fresh)
-    scripts = ROOT / "sample_data" / "scripts"
-    if any(scripts.glob("*.yaml")):
-        sets["sample_data"] = read_sample_scripts(scripts)
-
-    results, problems = {}, {}
+    nlp = load_pipeline(learned=False)
+    model = load_model(DEFAULT_MODELS_DIR / MODEL_DIRNAME)
+    featuriser = model.featuriser(load_embedder()) if model else None
+    every = corpus_calls() + sample_calls()
+    sets = {
+        split: [c for c in every if c.split == split]
+        for split in ("train", "dev", "test", "sample_data")
+    }
+    sets["project (train)"] = [c for c in every if c.source == "project"]
+    sets["train"] = [c for c in sets["train"] if c.source != "project"]
+    print(f"model: {model.version if model else 'none (rules only)'}; * = below the goal")
+    results: dict[str, dict[str, dict[str, Figure]]] = {}
     for name, items in sets.items():
-        predicted = tag_many([i.turns for i in items], nlp)
-        results[name] = score(items, predicted)
-        problems[name] = errors(items, predicted)
-    _print_table(results)
-    if args.errors:
-        for name in ("eval:all", "sample_data"):
-            for problem in problems.get(name, []):
-                if problem["split"] in ("train", "sample_data"):
-                    print(json.dumps({"set": name, **problem}))
+        if not items:
+            continue
+        pairs = rule_views([c.turns for c in items], nlp)
+        rules = [tags for tags, _ in pairs]
+        columns = {"rules": score([c.labels for c in items], rules)}
+        tagged = rules
+        if model is not None and featuriser is not None:
+            tagged = apply_model(pairs, model, featuriser)
+            columns["rules + model"] = score([c.labels for c in items], tagged)
+        results[name] = columns
+        _print_table(name, columns)
+        if name == "dev" and args.reliability and model is not None:
+            curve, ece = reliability(items, tagged)
+            print(f"\nreliability on dev (every tag; expected calibration error {ece:.3f})")
+            for row in curve:
+                print(
+                    f"  p in [{row['bin']:.1f}, {row['bin'] + 0.1:.1f}): n={row['n']:5d} "
+                    f"predicted {row['predicted']:.3f} observed {row['observed']:.3f}"
+                )
+        if name == "train" and args.errors:
+            for item, tags in zip(items, tagged, strict=True):
+                got = tags.to_json(item.id)
+                diffs = {
+                    k: {"want": item.labels[k], "got": got[k]}
+                    for k in ("primary_reason", "avoidable_category", "complaint", "transferred")
+                    if k in item.labels and got[k] != item.labels[k]
+                }
+                if diffs:
+                    print(json.dumps({"id": item.id, "diffs": diffs}))
 
     pii = _pii_metrics(ROOT / "eval" / "pii.jsonl")
     if pii is not None:
         print("\npersonal data (pipeline.redact.evaluate_pii on eval/pii.jsonl):")
         for split, figures in pii["splits"].items():
-            if not figures:
-                continue
-            print(
-                f"  {split:5} "
-                + "  ".join(
-                    f"{group}: recall {figures[group]['recall']:.3f} precision {figures[group]['precision']:.3f}"
-                    for group in ("structured", "names_addresses", "overall")
-                    if isinstance(figures.get(group), dict) and "recall" in figures[group]
+            if figures:
+                print(
+                    f"  {split:5} "
+                    + "  ".join(
+                        f"{group}: recall {figures[group]['recall']:.3f} "
+                        f"precision {figures[group]['precision']:.3f}"
+                        for group in ("structured", "names_addresses", "overall")
+                        if isinstance(figures.get(group), dict) and "recall" in figures[group]
+                    )
                 )
-            )
     if args.json:
-        args.json.write_text(json.dumps({"tags": results, "pii": pii}, indent=2) + "\n")
+        out = {
+            name: {
+                column: {k: [f.value, f.low, f.high, f.n] for k, f in figures.items()}
+                for column, figures in columns.items()
+            }
+            for name, columns in results.items()
+        }
+        args.json.write_text(json.dumps({"tags": out, "pii": pii}, indent=2) + "\n")
     return 0
+
+
+def _pii_metrics(path: Path) -> dict[str, Any] | None:
+    from pipeline.redact import evaluate_pii
+
+    return evaluate_pii(path) if path.exists() else None
 
 
 if __name__ == "__main__":

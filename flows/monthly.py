@@ -1,4 +1,8 @@
-"""`monthly_report`: recommendation 28's monthly reasons-for-contact and avoidable-contact report."""
+"""`monthly_report`: recommendation 28's monthly reasons-for-contact and avoidable-contact report.
+
+`monthly_training`: retrain the tagger from the labelled corpus plus the quality leads'
+reviews, promoting the new model only when it is no worse on the held-out dev split.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from prefect import flow, task
-from prefect.artifacts import create_link_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from pipeline.report import MonthlyReport, build_monthly_report
+from pipeline.training import TrainingResult, retrain
 
-__all__ = ["last_month", "monthly_report", "run_monthly_report"]
+__all__ = ["last_month", "monthly_report", "monthly_training", "run_monthly_report"]
 
 _build = task(
     build_monthly_report, name="build-report", cache_policy=NO_CACHE, persist_result=False
 )
+_retrain = task(retrain, name="retrain-tagger", cache_policy=NO_CACHE, persist_result=False)
 
 
 def last_month(timezone: str = "Europe/London") -> str:
@@ -41,3 +47,15 @@ def monthly_report(out: str, month: str | None = None) -> str:
 def run_monthly_report(out: Path, month: str | None = None) -> Path:
     """Run `monthly_report` now (what `callqa report` calls); returns report.html."""
     return Path(monthly_report(out=str(out), month=month))
+
+
+@flow(name="monthly-training", persist_result=False)
+def monthly_training(out: str, corpus: str, models: str | None = None) -> str:
+    """Retrain the tagger; the model card becomes an artifact. Returns the decision."""
+    result: TrainingResult = _retrain(Path(corpus), Path(out), Path(models) if models else None)
+    create_markdown_artifact(
+        key="tagger-model-card",
+        markdown=result.card.read_text(encoding="utf-8"),
+        description=f"Tagger {result.version}: {result.reason}",
+    )
+    return result.reason

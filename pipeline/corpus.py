@@ -53,6 +53,7 @@ class LabelledCall:
     style: str  # clean | asr
     turns: tuple[TextTurn, ...]
     labels: Mapping[str, Any]
+    note: str = ""  # the author's reasoning where the labelling guide left a case open
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,14 @@ def read_corpus(
                 turns = tuple(TextTurn(t["speaker"], t["text"]) for t in call["turns"])
                 labels = {key: call[key] for key in LABEL_KEYS if key in call}
                 calls.append(
-                    LabelledCall(call["id"], entry["split"], author, call["style"], turns, labels)
+                    LabelledCall(
+                        call["id"],
+                        entry["split"],
+                        author,
+                        call["style"],
+                        turns,
+                        labels,
+                        str(call.get("note") or ""),
+                    )
                 )
     return calls, wrong_lines

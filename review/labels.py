@@ -76,6 +76,7 @@ FLAGS: dict[str, str] = {
     "overtalk": "Talking over the caller",
     "no_id_check": "No identity check",
     "targeted": "Targeted sample",
+    "uncertain": "Tagger unsure (a review teaches it most)",
 }
 
 #: The tags a quality lead agrees or disagrees with, in the order the form shows them.

@@ -1,0 +1,549 @@
+"""Train the learned layer (`pipeline/learned.py`) from labelled calls and quality leads' reviews.
+
+`train_and_promote` is `callqa train`: fit a candidate on the corpus's train split plus the
+council's reviews, score it and the current model on the held-out dev split, write a model card,
+and promote the candidate into `models/tagger/` only when no headline figure is worse. The test
+split is never read here: it is scored once per release by `make eval` (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.corpus import LabelledCall, read_corpus
+from pipeline.errors import CallQAError
+from pipeline.evaluation import GOALS, Figure, score
+from pipeline.learned import (
+    EMBEDDING_SLOTS,
+    HASH_FEATURES,
+    MODEL_DIRNAME,
+    SHAPE_FEATURES,
+    CallView,
+    Featuriser,
+    TaggerModel,
+    load_embedder,
+    load_model,
+)
+from pipeline.reviews import labels_from_review
+from pipeline.tagging import (
+    AVOIDABLE_CATEGORIES,
+    CONTACT_REASONS,
+    DEFAULT_MODELS_DIR,
+    QA_CHECKS,
+    SAFEGUARDING,
+    VULNERABILITIES,
+    Tags,
+    TextTurn,
+    load_pipeline,
+    rule_views,
+)
+
+__all__ = [
+    "HEADLINE",
+    "TrainingResult",
+    "decision",
+    "fit",
+    "retrain",
+    "reviewed_calls",
+    "targets",
+    "train_and_promote",
+]
+
+#: The figures a candidate must not make worse to be promoted.
+HEADLINE = (
+    "avoidable_f1",
+    "avoidable_category_accuracy",
+    "reasons_micro_f1",
+    "primary_reason_accuracy",
+    "qa_accuracy",
+    "complaint_accuracy",
+    "transferred_accuracy",
+    "vulnerability_micro_f1",
+    "safeguarding_recall",
+)
+#: A drop smaller than this on the dev split is one call's noise, not a worse model.
+TOLERANCE = 0.01
+#: Regularisation (inverse strength) of each family's models, chosen on the dev split: the
+#: vulnerability ids have few examples each and no rules to lean on.
+C_BY_FAMILY = {"reasons": 0.3, "qa": 0.3, "transferred": 0.3, "all": 0.3, "vulnerability": 3.0}
+#: Below this many positive (or negative) examples a tag keeps the rules' decision.
+MIN_EXAMPLES = 4
+#: The probability from which a tag is given, where not 0.5; chosen on the dev split. The
+#: safeguarding ids are given early: missing one costs far more than a quality lead's minute on
+#: a false alarm.
+THRESHOLDS = {"avoidable": 0.4}
+VULNERABILITY_THRESHOLD = 0.3
+SAFEGUARDING_THRESHOLD = 0.1
+_RULES_ONLY_CONFIDENCE = 0.9
+RULE_BOOST = 3.0
+#: A rule this precise and this complete on the training calls decides its tag itself (the
+#: agent's scripted checks and transfers): the model, which reads far noisier features, gives
+#: only the probability.
+TRUSTED_RULE_PRECISION = 0.98
+TRUSTED_RULE_RECALL = 0.94
+CV_FOLDS = 3
+
+
+def targets() -> tuple[str, ...]:
+    """Every tag the learned layer gives a probability for."""
+    return (
+        *[f"contact_reasons:{r}" for r in CONTACT_REASONS],
+        *[f"primary_reason:{r}" for r in CONTACT_REASONS],
+        "avoidable",
+        *[f"avoidable_category:{c}" for c in AVOIDABLE_CATEGORIES],
+        "complaint",
+        "transferred",
+        *[f"qa:{check}" for check in QA_CHECKS],
+        *[f"vulnerability:{v}" for v in VULNERABILITIES],
+        "safeguarding",
+    )
+
+
+def target_values(labels: Mapping[str, Any]) -> dict[str, int]:
+    """1/0 per target the labels decide (categories only for avoidable calls)."""
+    out: dict[str, int] = {}
+    if "contact_reasons" in labels:
+        out |= {
+            f"contact_reasons:{r}": int(r in labels["contact_reasons"]) for r in CONTACT_REASONS
+        }
+    if "primary_reason" in labels:
+        out |= {f"primary_reason:{r}": int(r == labels["primary_reason"]) for r in CONTACT_REASONS}
+    if "avoidable" in labels:
+        out["avoidable"] = int(labels["avoidable"])
+        if labels["avoidable"] and labels.get("avoidable_category"):
+            out |= {
+                f"avoidable_category:{c}": int(c == labels["avoidable_category"])
+                for c in AVOIDABLE_CATEGORIES
+            }
+    for flag in ("complaint", "transferred"):
+        if flag in labels:
+            out[flag] = int(labels[flag])
+    for check, value in labels.get("qa", {}).items():
+        out[f"qa:{check}"] = int(value)
+    if "vulnerability" in labels:
+        found = set(labels["vulnerability"])
+        out |= {f"vulnerability:{v}": int(v in found) for v in VULNERABILITIES}
+        out["safeguarding"] = int(bool(found & SAFEGUARDING))
+    return out
+
+
+def _idf(featuriser: Featuriser, views: Sequence[CallView]) -> np.ndarray:
+    """Smoothed idf per hashed n-gram, caller side then agent side (scikit-learn's formula)."""
+    parts = []
+    for texts in featuriser.side_texts(views):
+        df = np.bincount(featuriser.counts(texts).indices, minlength=HASH_FEATURES)
+        parts.append(np.log((1 + len(views)) / (1 + df)) + 1.0)
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _dense_names(views: Sequence[CallView]) -> list[str]:
+    seen = Counter(name for view in views for name in view.rule_counts)
+    return sorted(name for name, n in seen.items() if n >= 2) + list(SHAPE_FEATURES)
+
+
+def _rule_is_trusted(
+    target: str, values: Sequence[Mapping[str, int]], views: Sequence[CallView]
+) -> bool:
+    pairs = [
+        (view.rule_counts.get(f"rule:{target}", 0.0) > 0, bool(v[target]))
+        for v, view in zip(values, views, strict=True)
+        if target in v
+    ]
+    fired = [truth for rule, truth in pairs if rule]
+    present = [rule for rule, truth in pairs if truth]
+    return bool(
+        fired
+        and present
+        and sum(fired) / len(fired) >= TRUSTED_RULE_PRECISION
+        and sum(present) / len(present) >= TRUSTED_RULE_RECALL
+    )
+
+
+def _threshold(target: str) -> float:
+    if target == "safeguarding" or target.removeprefix("vulnerability:") in SAFEGUARDING:
+        return SAFEGUARDING_THRESHOLD
+    if target.startswith("vulnerability:"):
+        return VULNERABILITY_THRESHOLD
+    return THRESHOLDS.get(target, 0.5)
+
+
+def _family(target: str) -> str:
+    """Which features a tag's model may read."""
+    kind = target.split(":")[0]
+    if kind in ("contact_reasons", "primary_reason"):
+        return "reasons"
+    if kind == "transferred":
+        return "transferred"
+    if kind in ("qa", "vulnerability", "safeguarding"):
+        return kind if kind == "qa" else "vulnerability"
+    return "all"
+
+
+def _family_columns(featuriser: Featuriser) -> dict[str, np.ndarray]:
+    """Column indexes of each family: a QA check has no use for the caller's words, and a
+    model that may read them over-fits to what callers say in the training calls."""
+    names = featuriser.dense_names
+    dim = featuriser.embedding_dim
+    nd = len(names)
+    slot = {s: range(nd + k * dim, nd + (k + 1) * dim) for k, s in enumerate(EMBEDDING_SLOTS)}
+    caller_words = range(featuriser.n_dense, featuriser.n_dense + HASH_FEATURES)
+    agent_words = range(featuriser.n_dense + HASH_FEATURES, featuriser.n_dense + 2 * HASH_FEATURES)
+
+    def dense(*prefixes: str) -> list[int]:
+        return [j for j, n in enumerate(names) if n.startswith(prefixes)]
+
+    def join(*parts: Sequence[int] | range) -> np.ndarray:
+        return np.array(sorted({j for part in parts for j in part}))
+
+    return {
+        "qa": join(
+            dense("rule:qa:", "hit:qa:", "pii:", "shape:"),
+            slot["agent_first"],
+            slot["agent"],
+            slot["agent_closing"],
+            agent_words,
+        ),
+        # Putting a caller through is the agent's act, said in the agent's words.
+        "transferred": join(
+            dense("rule:transferred", "hit:transferred:", "shape:"),
+            slot["agent"],
+            slot["agent_closing"],
+            agent_words,
+        ),
+        "reasons": join(
+            dense(
+                "rule:contact_reasons:", "rule:primary_reason:", "hit:contact_reasons:", "shape:"
+            ),
+            slot["caller_opening"],
+            slot["caller"],
+            slot["caller_max"],
+            slot["agent"],
+            caller_words,
+            agent_words,
+        ),
+        "vulnerability": join(
+            dense("shape:"),
+            slot["caller"],
+            slot["caller_max"],
+            slot["agent"],
+            caller_words,
+            agent_words,
+        ),
+        "all": np.arange(featuriser.n_dense + 2 * HASH_FEATURES),
+    }
+
+
+def _version(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays))
+    digest = digest.hexdigest()[:8]
+    return f"{datetime.now(UTC):%Y%m%d}-{digest}"
+
+
+def fit(
+    calls: Sequence[LabelledCall],
+    views: Sequence[CallView],
+    *,
+    c: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> TaggerModel:
+    """A TaggerModel fitted on `calls` (whose rule views are `views`)."""
+    embedder = load_embedder()
+    names = targets()
+    featuriser = Featuriser(_dense_names(views), np.ones(2 * HASH_FEATURES, np.float32), embedder)
+    featuriser.idf = _idf(featuriser, views)
+    dense = featuriser.dense(views, featuriser.turn_embeddings(views))
+    # Three blocks, each on a scale that sets how cheaply the model may lean on it: the rules'
+    # hits and decisions standardised (the decisions boosted: they are the strongest single
+    # features), each embedding slot and each side's words as unit-length vectors, so that
+    # hundreds of embedding dimensions cannot outvote one rule on a few hundred calls.
+    mean = dense.mean(axis=0)
+    scale = np.ones_like(mean)
+    named = len(featuriser.dense_names)
+    scale[:named] = dense[:, :named].std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    for j, name in enumerate(featuriser.dense_names):
+        if name.startswith("rule:"):
+            scale[j] /= RULE_BOOST
+    x = sp.hstack([sp.csr_matrix((dense - mean) / scale), featuriser.sparse(views)], format="csr")
+    columns = _family_columns(featuriser)
+    values = [target_values(call.labels) for call in calls]
+    weights = np.zeros((len(names), x.shape[1]), dtype=np.float32)
+    bias, platt_a, platt_b = (np.zeros(len(names)) for _ in range(3))
+    thresholds = np.array([_threshold(target) for target in names])
+    rule_decides = np.array([_rule_is_trusted(target, values, views) for target in names])
+    strength = {**C_BY_FAMILY, **(c or {})}
+    for k, target in enumerate(names):
+        rows = [i for i, v in enumerate(values) if target in v]
+        y = np.array([values[i][target] for i in rows])
+        minority = int(min(y.sum(), len(y) - y.sum())) if len(y) else 0
+        if minority < MIN_EXAMPLES:
+            # Too few examples to learn from: the rules' own decision, as a confident score.
+            rule_feature = f"rule:{target}"
+            if rule_feature in featuriser.dense_names:
+                j = featuriser.dense_names.index(rule_feature)
+                weights[k, j] = scale[j]
+                bias[k] = mean[j] - 0.5  # score = +0.5 when the rule fired, -0.5 when not
+            else:
+                bias[k] = -1.0
+            logit = math.log(_RULES_ONLY_CONFIDENCE / (1 - _RULES_ONLY_CONFIDENCE))
+            platt_a[k], platt_b[k] = -2 * logit, 0.0
+            continue
+        cols = columns[_family(target)]
+        model = CalibratedClassifierCV(
+            LogisticRegression(
+                C=strength[_family(target)],
+                solver="liblinear",
+                dual=True,
+                max_iter=5000,
+                random_state=seed,
+            ),
+            method="sigmoid",
+            cv=min(CV_FOLDS, minority),
+            ensemble=False,
+        )
+        model.fit(x[rows][:, cols], y)
+        fitted = model.calibrated_classifiers_[0]
+        weights[k, cols] = fitted.estimator.coef_[0]
+        bias[k] = fitted.estimator.intercept_[0]
+        platt_a[k], platt_b[k] = fitted.calibrators[0].a_, fitted.calibrators[0].b_
+    return TaggerModel(
+        version=_version(weights, bias, platt_a, platt_b, thresholds, rule_decides),
+        targets=names,
+        thresholds=thresholds,
+        rule_decides=rule_decides,
+        dense_names=featuriser.dense_names,
+        mean=mean,
+        scale=scale,
+        idf=featuriser.idf,
+        weights=weights,
+        bias=bias,
+        platt_a=platt_a,
+        platt_b=platt_b,
+    )
+
+
+def reviewed_calls(out_dir: Path) -> list[LabelledCall]:
+    """Quality leads' newest reviews as training calls, with the calls' transcripts.
+
+    The text is the unredacted transcript (restricted/) where it is still kept, as the tagger
+    reads it; else the redacted one. A call with neither is left out.
+    """
+    path = out_dir / "reviews" / "reviews.parquet"
+    if not path.exists():
+        return []
+    reviews = pd.read_parquet(path)
+    reviews = reviews[reviews["reviewed"]]
+    if reviews.empty:
+        return []
+    ids = sorted(set(reviews["call_id"]))
+    turns: dict[str, tuple[TextTurn, ...]] = {}
+    for folder in ("restricted", "transcripts"):
+        if not (out_dir / folder).exists():
+            continue
+        frame = pd.read_parquet(
+            out_dir / folder,
+            columns=["call_id", "turn", "speaker", "text"],
+            filters=[("call_id", "in", ids)],
+        )
+        for call_id, group in frame.sort_values(["call_id", "turn"]).groupby("call_id"):
+            turns.setdefault(
+                str(call_id),
+                tuple(
+                    TextTurn(str(s), str(t))
+                    for s, t in zip(group["speaker"], group["text"], strict=True)
+                ),
+            )
+    calls = []
+    for call_id, rows in reviews.groupby("call_id", sort=True):
+        labels = labels_from_review(rows)
+        if str(call_id) in turns and labels:
+            calls.append(
+                LabelledCall(str(call_id), "train", "review", "asr", turns[str(call_id)], labels)
+            )
+    return calls
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    promoted: bool
+    reason: str
+    version: str
+    card: Path  # the model card (Markdown) of the candidate
+    figures: dict[str, dict[str, Figure]] = field(default_factory=dict)  # candidate / current
+
+
+def _predict(pairs: Sequence[tuple[Tags, CallView]], model: TaggerModel | None) -> list[Tags]:
+    from pipeline.tagging import apply_model
+
+    if model is None:
+        return [tags for tags, _ in pairs]
+    return apply_model(pairs, model, model.featuriser(load_embedder()))
+
+
+def _sha256_of(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _card(
+    version: str,
+    counts: Mapping[str, int],
+    figures: Mapping[str, Mapping[str, Figure]],
+    current_version: str | None,
+    decision: str,
+) -> str:
+    lines = [
+        f"# Tagger model {version}",
+        "",
+        f"Trained {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `callqa train`. "
+        f"Compared with: {current_version or 'the rule packs alone'}.",
+        "",
+        "## Data",
+        "",
+        *[f"- {name}: {n} calls" for name, n in counts.items()],
+        "",
+        "## Held-out figures (dev split; 95% intervals)",
+        "",
+        "| figure | candidate | current | change | goal |",
+        "|---|---|---|---|---|",
+    ]
+    for key in GOALS:
+        cand, cur = figures["candidate"][key], figures["current"][key]
+        change = cand.value - cur.value
+        lines.append(
+            f"| {key} | {cand} | {cur} | {change:+.3f} | {GOALS[key]:.2f} |"
+            if not math.isnan(change)
+            else f"| {key} | {cand} | {cur} | - | {GOALS[key]:.2f} |"
+        )
+    lines += ["", "## Decision", "", decision, ""]
+    return "\n".join(lines)
+
+
+def decision(
+    candidate: Mapping[str, Figure], current: Mapping[str, Figure], tolerance: float = TOLERANCE
+) -> tuple[bool, str]:
+    """Promote when no headline figure is worse than the current one by more than `tolerance`."""
+    worse = [
+        key
+        for key in HEADLINE
+        if not math.isnan(current[key].value)
+        and not candidate[key].value >= current[key].value - tolerance
+    ]
+    if not worse:
+        return True, "promoted: no headline figure is worse on the dev split"
+    return False, "refused: worse than the current model on the dev split in " + ", ".join(
+        f"{k} ({candidate[k].value:.3f} < {current[k].value:.3f})" for k in worse
+    )
+
+
+def train_and_promote(
+    models_dir: Path,
+    corpus: Sequence[LabelledCall],
+    reviews: Sequence[LabelledCall] = (),
+    *,
+    candidates_dir: Path | None = None,
+    tolerance: float = TOLERANCE,
+) -> TrainingResult:
+    """Fit a candidate on the train split plus `reviews`; promote it if the dev split allows.
+
+    The candidate and its card (`card.md`) are written to `candidates_dir/<version>/`; when
+    promoted they replace `models_dir/tagger/`. Rule packs are read from `models_dir`, so a
+    rule-pack edit is scored the same way: the current model is scored with the packs it was
+    trained with only as they are now, and the card says which packs each used.
+    """
+    models_dir = Path(models_dir)
+    candidates_dir = Path(candidates_dir or models_dir / "candidates")
+    train = [c for c in corpus if c.split == "train"] + list(reviews)
+    dev = [c for c in corpus if c.split == "dev"]
+    if not train or not dev:
+        raise ValueError("training needs labelled calls in both the train and the dev split")
+    nlp = load_pipeline(models_dir, learned=False)
+    train_pairs = rule_views([c.turns for c in train], nlp)
+    model = fit(train, [view for _, view in train_pairs])
+    dev_pairs = rule_views([c.turns for c in dev], nlp)
+    current = load_model(models_dir / MODEL_DIRNAME)
+    gold = [c.labels for c in dev]
+    figures = {
+        "candidate": score(gold, _predict(dev_pairs, model)),
+        "current": score(gold, _predict(dev_pairs, current)),
+    }
+    promoted, reason = decision(figures["candidate"], figures["current"], tolerance)
+    counts = Counter(c.source for c in train)
+    rules_hash = _sha256_of(list(models_dir.glob("*.yaml")))
+    card = _card(
+        model.version,
+        {
+            **{f"train ({source})": n for source, n in sorted(counts.items())},
+            "dev": len(dev),
+        },
+        figures,
+        current.version if current else None,
+        f"{reason}. Rule packs: sha256 {rules_hash}.",
+    )
+    folder = candidates_dir / model.version
+    if folder.exists():
+        shutil.rmtree(folder)
+    model.save(
+        folder,
+        {
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rules_sha256": rules_hash,
+            "train_counts": dict(counts),
+            "dev_figures": {k: round(v.value, 4) for k, v in figures["candidate"].items()},
+        },
+    )
+    (folder / "card.md").write_text(card, encoding="utf-8")
+    card_path = folder / "card.md"
+    if promoted:
+        card_path = _promote(folder, models_dir / MODEL_DIRNAME) / "card.md"
+    return TrainingResult(promoted, reason, model.version, card_path, figures)
+
+
+def _promote(candidate: Path, target: Path) -> Path:
+    """Replace `target` with a copy of `candidate`; a crash leaves one or the other whole."""
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tagger-"))
+    shutil.rmtree(staging)
+    shutil.copytree(candidate, staging)
+    old = target.with_name(f".{target.name}-old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+    return target
+
+
+def retrain(
+    corpus_dir: Path, out_dir: Path | None = None, models_dir: Path | None = None
+) -> TrainingResult:
+    """`callqa train` and the monthly training flow: the corpus plus `out_dir`'s reviews.
+
+    Raises CallQAError when the corpus is missing or has a malformed line (named).
+    """
+    models_dir = Path(models_dir or DEFAULT_MODELS_DIR)
+    if not (Path(corpus_dir) / "authors.yaml").exists():
+        raise CallQAError(f"{corpus_dir}: no authors.yaml here; pass the labelled corpus folder")
+    calls, wrong = read_corpus(Path(corpus_dir), models_dir)
+    if wrong:
+        raise CallQAError("the corpus has malformed calls; fix them first:\n" + "\n".join(wrong))
+    reviews = reviewed_calls(Path(out_dir)) if out_dir else []
+    return train_and_promote(models_dir, calls, reviews)

@@ -1,0 +1,109 @@
+"""The learned layer (pipeline/learned.py) as shipped in models/tagger/, on real calls."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.corpus import read_corpus
+from pipeline.errors import CallQAError
+from pipeline.learned import HASH_FEATURES, MODEL_DIRNAME, _hash, load_embedder, load_model
+from pipeline.tagging import DEFAULT_MODELS_DIR, load_pipeline, tag_file, tag_many
+from pipeline.training import targets
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dev_calls():  # type: ignore[no-untyped-def]
+    calls, wrong = read_corpus(ROOT / "eval" / "corpus")
+    assert not wrong
+    return [c for c in calls if c.split == "dev"][:40]
+
+
+@pytest.fixture(scope="module")
+def dev_tags(nlp, dev_calls):  # type: ignore[no-untyped-def]
+    return tag_many([c.turns for c in dev_calls], nlp)
+
+
+def test_the_shipped_model_loads_from_arrays_without_pickle() -> None:
+    model = load_model(DEFAULT_MODELS_DIR / MODEL_DIRNAME)
+    assert model is not None
+    assert model.targets == targets()
+    assert model.weights.shape == (len(model.targets), model.mean.shape[0] + 2 * HASH_FEATURES)
+    with np.load(DEFAULT_MODELS_DIR / MODEL_DIRNAME / "weights.npz", allow_pickle=False) as f:
+        assert set(f.files) >= {"weights", "bias", "platt_a", "platt_b", "thresholds"}
+
+
+def test_every_tag_has_a_probability_and_every_given_tag_has_evidence(dev_calls, dev_tags) -> None:  # type: ignore[no-untyped-def]
+    version = load_model(DEFAULT_MODELS_DIR / MODEL_DIRNAME).version  # type: ignore[union-attr]
+    for call, tags in zip(dev_calls, dev_tags, strict=True):
+        assert tags.tagger_version == version
+        assert set(tags.probabilities) == set(targets())
+        assert all(0.0 <= p <= 1.0 for p in tags.probabilities.values())
+        given = {f"qa:{c}" for c, v in tags.qa.__dict__.items() if v}
+        given |= {f"avoidable_category:{tags.avoidable_category}"} if tags.avoidable else set()
+        given |= {f"vulnerability:{v}" for v in tags.vulnerability}
+        found = {e.tag for e in tags.evidence}
+        assert given <= found, (call.id, given - found)
+        for item in tags.evidence:
+            assert 0 <= item.turn < len(call.turns)
+            assert item.text.strip()
+
+
+def test_model_evidence_quotes_the_redacted_turn(dev_tags) -> None:  # type: ignore[no-untyped-def]
+    learned = [(tags, e) for tags in dev_tags for e in tags.evidence if e.rule.startswith("model:")]
+    assert learned, "the model gave no tag the rules missed on 40 dev calls"
+    for tags, item in learned:
+        words = item.text.replace("…", " ").split()
+        assert " ".join(words) in " ".join(tags.redacted_turns[item.turn].text.split())
+
+
+def test_the_words_behind_a_score_are_hashed_as_the_features_are() -> None:
+    from pipeline.learned import Featuriser
+
+    featuriser = Featuriser((), np.ones(2 * HASH_FEATURES, np.float32), load_embedder())
+    counts = featuriser.counts(["still not sorted"])
+    for gram in ("still", "still not", "not sorted"):
+        assert counts[0, _hash(gram)] >= 1
+
+
+def test_rules_alone_when_asked(nlp, dev_calls) -> None:  # type: ignore[no-untyped-def]
+    rules = load_pipeline(learned=False)
+    (tags,) = tag_many([dev_calls[0].turns], rules)
+    assert tags.probabilities == {} and tags.tagger_version is None
+
+
+def test_callqa_tag_prints_probabilities(nlp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "call.json"
+    path.write_text(
+        json.dumps(
+            {
+                "id": "x1",
+                "turns": [
+                    {"speaker": "agent", "text": "Good morning, Haverleigh Council, Sam speaking."},
+                    {
+                        "speaker": "caller",
+                        "text": "I rang three weeks ago about my bin and nobody has been out.",
+                    },
+                ],
+            }
+        )
+    )
+    (result,) = tag_file(path, nlp)
+    assert result["id"] == "x1"
+    assert set(result["probabilities"]) == set(targets())
+    assert result["tagger_version"]
+    assert isinstance(result["vulnerability"], list) and isinstance(result["safeguarding"], bool)
+
+
+def test_a_damaged_model_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / MODEL_DIRNAME
+    shutil.copytree(DEFAULT_MODELS_DIR / MODEL_DIRNAME, folder)
+    (folder / "weights.npz").write_bytes(b"not a zip file")
+    with pytest.raises(CallQAError, match="callqa train"):
+        load_model(folder)
