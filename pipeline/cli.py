@@ -217,6 +217,30 @@ def tag(
 
 
 @app.command()
+def train(
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="Labelled corpus folder [default: eval/corpus]."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder whose reviews/ to learn from too."),
+    ] = None,
+    models: Annotated[
+        Path | None, typer.Option("--models", help="Rule packs and model [default: models/].")
+    ] = None,
+) -> None:
+    """Retrain the tagger from the corpus and reviews; promote it only if it is no worse."""
+    from pipeline.tagging import DEFAULT_MODELS_DIR
+    from pipeline.training import retrain
+
+    console.print("Training the tagger (a few minutes) ...")
+    result = retrain(corpus or DEFAULT_MODELS_DIR.parent / "eval" / "corpus", out_dir, models)
+    out.print(f"Model {result.version}: {result.reason}", highlight=False)
+    out.print(f"Model card: {result.card}", highlight=False)
+
+
+@app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="SQL over scorecards, transcripts, samples, ...")],
     out_dir: OutOpt = None,
@@ -343,6 +367,10 @@ def deploy(
     calls: CallsOpt = None,
     recordings: RecordingsOpt = None,
     out_dir: OutOpt = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="Labelled corpus: also retrain the tagger on the 1st."),
+    ] = None,
 ) -> None:
     """Serve the nightly run (02:00) and the monthly report (1st, 06:00) on their schedules."""
     _prefect_env()
@@ -351,8 +379,14 @@ def deploy(
         raise typer.BadParameter("give the call log the nightly run reads with --calls LOG")
     from flows.deploy import deploy as serve_deployments
 
-    out.print("Serving nightly-screening (02:00) and monthly-report (1st, 06:00); Ctrl+C stops.")
-    serve_deployments(calls, settings.recordings_dir, settings.out_dir, settings=settings)
+    training = " and monthly-training (1st, 04:00)" if corpus else ""
+    out.print(
+        f"Serving nightly-screening (02:00){training} and monthly-report (1st, 06:00); "
+        "Ctrl+C stops."
+    )
+    serve_deployments(
+        calls, settings.recordings_dir, settings.out_dir, settings=settings, corpus=corpus
+    )
 
 
 @app.command()
