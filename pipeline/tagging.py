@@ -231,12 +231,12 @@ class Tags:
             "vulnerability": list(self.vulnerability),
             "safeguarding": self.safeguarding,
             "probabilities": {tag: round(p, 4) for tag, p in self.probabilities.items()},
-            "tagger_version": self.tagger_version,
             "evidence": [{"tag": e.tag, "turn": e.turn, "text": e.text} for e in self.evidence],
             "pii": [
                 {"type": p.type, "turn": p.turn, "start": p.start, "end": p.end} for p in self.pii
             ],
             "redacted_turns": [{"speaker": t.speaker, "text": t.text} for t in self.redacted_turns],
+            "tagger_version": self.tagger_version,
         }
 
 
@@ -1181,6 +1181,8 @@ def _decide(
     # the reasons said in words no pack lists.
     found = set(rules.contact_reasons) - {"other"}
     reasons = [r for r in CONTACT_REASONS if r in found or given(f"contact_reasons:{r}")]
+    if len(reasons) > 1 and "other" in reasons:  # `other` only when no listed reason fits
+        reasons.remove("other")
     primary = best("primary_reason", reasons or CONTACT_REASONS) or "other"
     reasons = [primary, *[r for r in reasons if r != primary]]
     avoidable = given("avoidable")
