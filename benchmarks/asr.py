@@ -11,7 +11,20 @@ after whisper-normalizer's EnglishTextNormalizer, the normalisation published WE
 Writes benchmarks/asr.json. Peak RSS is measured on a synthetic 60-minute stereo call (sample
 calls joined end to end) in a child process.
 
+`--mono` measures speaker turns on mono recordings (issue 17), all in one run, and writes the
+`mono` section of the same file (the other sections are kept): every two-voice stereo sample
+call is mixed down to one channel, plus the sample's own mono call and, when the installed
+faster-whisper carries it, its real two-voice `stereo_diarization.wav` (mixed down too; it
+has no script, so it is scored against callqa's own stereo transcript of it). On those:
+
+- bare faster-whisper (`transcribe()` on the mixdown) against callqa's mono path, timed;
+- words given the right speaker, words left `unknown`, per-speaker WER (a word counts for the
+  speaker the transcript gives it, so a misattributed word is an error for both sides);
+- the speaker-aware QA checks tagged from the mono transcripts against the same calls'
+  stereo transcripts (accuracy against the script labels, per check).
+
     python benchmarks/asr.py [--threads N] [--long-minutes 60] [--out benchmarks/asr.json]
+    python benchmarks/asr.py --mono
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +50,11 @@ from whisper_normalizer.english import EnglishTextNormalizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.sampledata import ScriptedCall, load_scripts  # noqa: E402
+from pipeline.sampledata import ScriptedCall, ScriptTurn, load_scripts  # noqa: E402
+from pipeline.tagging import QA_CHECKS, load_pipeline, tag_transcript  # noqa: E402
 from pipeline.transcribe import (  # noqa: E402
     TranscribeOptions,
+    Transcript,
     load_model,
     transcribe_call,
 )
@@ -225,6 +241,153 @@ def peak_rss_long_call(
     }
 
 
+def _mixdown(src: Path, dst: Path) -> None:
+    """`src`'s channels averaged into one, written as 16 kHz 16-bit mono WAV."""
+    left, right = decode_audio(str(src), split_stereo=True)
+    mixed = np.clip((left + right) / 2, -1.0, 1.0)
+    with wave.open(str(dst), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes((mixed * 32767).astype("<i2").tobytes())
+
+
+def _diarization_clip() -> Path | None:
+    """faster-whisper's two-voice test recording, if the installed package carries it."""
+    import faster_whisper
+
+    found = sorted(Path(faster_whisper.__file__).parent.rglob("stereo_diarization.wav"))
+    return found[0] if found else None
+
+
+def _as_script(name: str, transcript: Transcript) -> ScriptedCall:
+    """A stereo transcript standing in for a script (a recording nobody scripted)."""
+    turns = [ScriptTurn(speaker=t.speaker, text=t.text) for t in transcript.turns]  # type: ignore[call-arg]
+    return ScriptedCall(  # type: ignore[call-arg]
+        name=name,
+        call_id=name,
+        started_at=None,  # type: ignore[arg-type]
+        agent_id="",
+        team="",
+        queue="",
+        layout="agent_left",
+        caller_number="",
+        expected_status="ok",
+        turns=turns,
+        labels=None,
+    )
+
+
+def _speaker_wer(calls: list[ScriptedCall], hyps: list[Hyp]) -> dict[str, float]:
+    out = {}
+    for speaker in ("agent", "caller"):
+        refs = [
+            " ".join(_words(" ".join(t.text for t in c.turns if t.speaker == speaker)))
+            for c in calls
+        ]
+        outs = [" ".join(_words(" ".join(x for s, _, x in h.turns if s == speaker))) for h in hyps]
+        out[f"wer_{speaker}"] = round(jiwer.wer(refs, outs), 4)
+    return out
+
+
+def mono_run(calls: list[ScriptedCall], threads: int) -> dict[str, object]:
+    """Bare faster-whisper and callqa on mono mixdowns, with speaker and QA-check scores."""
+    model = load_model(cpu_threads=threads)
+    options = TranscribeOptions()
+    with tempfile.TemporaryDirectory() as tmp:
+        items: list[tuple[ScriptedCall, Path, Path | None]] = []  # (script, mono, stereo)
+        for call in calls:
+            src = RECORDINGS / call.recording
+            if call.layout == "mono":
+                items.append((call, src, None))
+                continue
+            dst = Path(tmp) / f"{call.name}.wav"
+            _mixdown(src, dst)
+            items.append((call, dst, src))
+        clip = _diarization_clip()
+        if clip is not None:
+            stereo = transcribe_call(clip, layout="agent_left", cpu_threads=threads)
+            dst = Path(tmp) / "stereo_diarization_mono.wav"
+            _mixdown(clip, dst)
+            items.append((_as_script("stereo_diarization", stereo), dst, None))
+        audio_s = sum(_duration(mono) for _, mono, _ in items)
+
+        start = time.perf_counter()
+        for _, mono, _ in items:
+            segments, _ = model.transcribe(decode_audio(str(mono)))
+            list(segments)
+        bare_wall = time.perf_counter() - start
+        start = time.perf_counter()
+        mono_transcripts = [
+            transcribe_call(mono, layout="mono", cpu_threads=threads, options=options)
+            for _, mono, _ in items
+        ]
+        mono_wall = time.perf_counter() - start
+        stereo_transcripts = {
+            call.name: transcribe_call(stereo, layout=call.layout, cpu_threads=threads)
+            for call, _, stereo in items
+            if stereo is not None
+        }
+
+    scripts = [call for call, _, _ in items]
+    hyps = [Hyp([(t.speaker, t.start_s, t.text) for t in tr.turns]) for tr in mono_transcripts]
+    totals = np.sum([attribution(c, h) for c, h in zip(scripts, hyps, strict=True)], axis=0)
+    aligned, right, attributed = (int(x) for x in totals)
+    per_call = {}
+    for call, hyp in zip(scripts, hyps, strict=True):
+        a, r, _ = attribution(call, hyp)
+        per_call[call.name] = round(r / a, 4) if a else None
+
+    nlp = load_pipeline(learned=False)
+    labelled = [
+        (call, tr)
+        for (call, _, _), tr in zip(items, mono_transcripts, strict=True)
+        if call.labels is not None and call.name in stereo_transcripts
+    ]
+    qa: dict[str, dict[str, float]] = {}
+    mono_tags = [tag_transcript(tr.turns, nlp) for _, tr in labelled]
+    stereo_tags = [tag_transcript(stereo_transcripts[c.name].turns, nlp) for c, _ in labelled]
+    for check in QA_CHECKS:
+        truth = [bool(getattr(c.labels.qa, check)) for c, _ in labelled]  # type: ignore[union-attr]
+        got_mono = [bool(getattr(t.qa, check)) for t in mono_tags]
+        got_stereo = [bool(getattr(t.qa, check)) for t in stereo_tags]
+        acc_mono = float(np.mean([a == b for a, b in zip(truth, got_mono, strict=True)]))
+        acc_stereo = float(np.mean([a == b for a, b in zip(truth, got_stereo, strict=True)]))
+        qa[check] = {
+            "accuracy_mono": round(acc_mono, 4),
+            "accuracy_stereo": round(acc_stereo, 4),
+            "difference": round(acc_mono - acc_stereo, 4),
+            "mono_agrees_with_stereo": round(
+                float(np.mean([a == b for a, b in zip(got_mono, got_stereo, strict=True)])), 4
+            ),
+        }
+    return {
+        "calls": len(items),
+        "mixed_down_stereo_calls": sum(stereo is not None for _, _, stereo in items),
+        "faster_whisper_stereo_diarization_wav": str(clip)
+        if clip
+        else "not in the installed package",
+        "audio_s": round(audio_s, 1),
+        "bare_wall_s": round(bare_wall, 1),
+        "callqa_wall_s": round(mono_wall, 1),
+        "throughput_ratio": round(bare_wall / mono_wall, 3),
+        "words_aligned": aligned,
+        "right_speaker_ratio": round(right / aligned, 4) if aligned else None,
+        "unknown_ratio": round(1 - attributed / aligned, 4) if aligned else None,
+        **_speaker_wer(scripts, hyps),
+        "wer_overall": round(
+            jiwer.wer(
+                [" ".join(_words(" ".join(t.text for t in c.turns))) for c in scripts],
+                [" ".join(_words(" ".join(x for _, _, x in h.turns))) for h in hyps],
+            ),
+            4,
+        ),
+        "qa_checks": qa,
+        "qa_max_abs_difference": max(abs(v["difference"]) for v in qa.values()),
+        "right_speaker_ratio_per_call": per_call,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
@@ -232,6 +395,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "asr.json")
     parser.add_argument(
         "--long-only", action="store_true", help="only redo the long-call memory run in --out"
+    )
+    parser.add_argument(
+        "--mono", action="store_true", help="only the mono-recording run (the `mono` section)"
     )
     args = parser.parse_args()
 
@@ -242,6 +408,12 @@ def main() -> None:
     ]
     if not calls:
         sys.exit("no rendered sample calls: run `callqa sample-data` first")
+    if args.mono:
+        report = json.loads(args.out.read_text()) if args.out.is_file() else {}
+        report["mono"] = mono_run(calls, args.threads)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report["mono"], indent=2))
+        return
     if args.long_only:
         report = json.loads(args.out.read_text())
         report.pop("peak_rss_this_process_mb", None)  # an earlier version's misleading figure

@@ -191,6 +191,7 @@ def _screen(call: SampledCall, options: NightOptions) -> CallOutcome:
         cpu_threads=options.cpu_threads,
         cache_dir=options.cache_dir,
         low_confidence=options.low_confidence,
+        expected_duration_s=call.duration_s,
     )
     if transcript.status == "unreadable":
         return _failure(call, "transcribe", transcript.reason or "unreadable", options.run_id)

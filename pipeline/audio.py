@@ -9,12 +9,19 @@ hour-long stereo call is then 230 MB in memory instead of 460 MB.
 
 Speech is found with faster-whisper's Silero VAD on each channel separately; the same speech
 regions feed the transcriber (so silence is never decoded) and the metrics below.
+
+`recording_faults` tells a broken recording from a quiet call: cut short (shorter than its WAV
+header or the call log says), a channel silent throughout (a stereo recorder wired to one
+side only), or clipped throughout (a gain set far too high). Those are faults for IT, not
+"no speech" for a quality lead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +33,17 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from pipeline.errors import AudioError
 
 __all__ = [
+    "FAULT_NAMES",
     "SAMPLE_RATE",
     "AudioMetrics",
     "DecodedAudio",
+    "Fault",
     "Region",
     "decode_channels",
     "file_sha256",
     "measure",
+    "recording_faults",
+    "silent_channel",
     "speech_regions",
     "to_float",
 ]
@@ -59,18 +70,51 @@ _VAD_OVERLAP = 1 * SAMPLE_RATE
 _JOIN_S = 0.05
 
 
+#: Recording faults, in the order they are reported (also scorecard flag names).
+FAULT_NAMES = ("truncated_recording", "silent_channel", "clipped")
+
+# A recording this much shorter than its header or the call log declares is cut short. The
+# slack allows for a log that counts ring time, and for a header rounded to whole seconds.
+_SHORT_RATIO = 0.75
+_SHORT_MIN_S = 2.0
+# A channel is silent when its level is below -60 dBFS, or 40 dB below the other channel's:
+# line hiss on a dead channel sits near -70 dBFS; crosstalk from the other side of a working
+# call is rarely more than 30 dB down.
+_SILENT_DBFS = -60.0
+_SILENT_BELOW_DB = 40.0
+# Clipped: samples within 0.5% of full scale (resampling rounds a clipped plateau a little
+# below the rail) in at least half of the seconds that have sound. Speech at a sane gain
+# touches full scale in well under 1% of its seconds.
+_RAIL = 32_600
+_CLIPPED_SECONDS_RATIO = 0.5
+_SOUND_DBFS = -45.0
+
+
 @dataclass
 class DecodedAudio:
-    """A recording decoded to 16 kHz int16, one array per channel (1 or 2); see `to_float`."""
+    """A recording decoded to 16 kHz int16, one array per channel (1 or 2); see `to_float`.
+
+    `declared_s` is the length the file's header declares (WAV only; None where a format
+    has no such field or it is unset).
+    """
 
     channels: list[np.ndarray]
     source_rate: int
     source_channels: int
     codec: str
+    declared_s: float | None = None
 
     @property
     def duration_s(self) -> float:
         return len(self.channels[0]) / SAMPLE_RATE if self.channels else 0.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A recording fault: `name` from FAULT_NAMES and the measurement that shows it."""
+
+    name: str
+    reason: str
 
 
 @dataclass
@@ -172,7 +216,125 @@ def decode_channels(path: Path) -> DecodedAudio:
             source_rate=stream.codec_context.sample_rate or 0,
             source_channels=source_channels,
             codec=stream.codec_context.name,
+            declared_s=_wav_declared_s(path),
         )
+
+
+def _wav_declared_s(path: Path) -> float | None:
+    """The length a RIFF/WAVE header declares (data chunk size / byte rate), else None.
+
+    FFmpeg reports a WAV's duration from the bytes actually present, so a file cut short
+    looks whole to PyAV; the header is the only record of what the recorder meant to write.
+    Python's `wave` module reads only PCM, not the G.711 WAVs phone systems write, so the
+    two chunks needed are read here.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = 0
+            while chunk := fh.read(8):
+                if len(chunk) < 8:
+                    return None
+                kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if kind == b"fmt ":
+                    fmt = fh.read(size + (size & 1))
+                    byte_rate = struct.unpack("<I", fmt[8:12])[0] if len(fmt) >= 12 else 0
+                elif kind == b"data":
+                    # 0 and 0xFFFFFFFF mean "unknown" (written by streaming recorders).
+                    if not byte_rate or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size / byte_rate
+                else:
+                    fh.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+    return None
+
+
+def _dbfs(samples: np.ndarray) -> float:
+    """The RMS level of int16 samples in dB below full scale, a minute at a time."""
+    step = 60 * SAMPLE_RATE
+    power = sum(
+        float(np.square(samples[i : i + step], dtype=np.float64).sum())
+        for i in range(0, len(samples), step)
+    )
+    rms = math.sqrt(power / max(len(samples), 1)) / 32768.0
+    return 20 * math.log10(max(rms, 1e-10))
+
+
+def silent_channel(audio: DecodedAudio) -> int | None:
+    """The index of a stereo recording's channel that is silent throughout, else None.
+
+    Mono files (and stereo files saved as two copies of one channel) have no such channel.
+    """
+    if len(audio.channels) != 2:
+        return None
+    levels = [_dbfs(c) for c in audio.channels]
+    quiet = min(range(2), key=lambda i: levels[i])
+    loud = 1 - quiet
+    if levels[loud] <= _SILENT_DBFS:
+        return None  # both quiet: a silent call (no_speech), not a dead channel
+    if levels[quiet] <= _SILENT_DBFS or levels[loud] - levels[quiet] >= _SILENT_BELOW_DB:
+        return quiet
+    return None
+
+
+def _clipped(samples: np.ndarray) -> float:
+    """The share of seconds with sound in which the signal touches full scale."""
+    sounding = clipped = 0
+    floor = 32768.0 * 10 ** (_SOUND_DBFS / 20)
+    for i in range(0, len(samples) - SAMPLE_RATE + 1, SAMPLE_RATE):
+        second = samples[i : i + SAMPLE_RATE].astype(np.int32)
+        if math.sqrt(float(np.mean(np.square(second, dtype=np.float64)))) < floor:
+            continue
+        sounding += 1
+        clipped += int(np.count_nonzero(np.abs(second) >= _RAIL) >= 3)
+    return clipped / sounding if sounding else 0.0
+
+
+def recording_faults(audio: DecodedAudio, expected_duration_s: float | None = None) -> list[Fault]:
+    """What is wrong with the recording itself, each with the figures that show it.
+
+    `expected_duration_s` is the call log's duration of the call, when it has one.
+    """
+    faults: list[Fault] = []
+    decoded = audio.duration_s
+    for what, declared in (
+        ("its header declares", audio.declared_s),
+        ("the call log says", expected_duration_s),
+    ):
+        if declared and decoded < declared * _SHORT_RATIO and declared - decoded >= _SHORT_MIN_S:
+            faults.append(
+                Fault(
+                    "truncated_recording",
+                    f"{decoded:.2f} s of audio where {what} {declared:.1f} s",
+                )
+            )
+            break
+    dead = silent_channel(audio)
+    if dead is not None:
+        side = ("left", "right")[dead]
+        levels = ", ".join(f"{_dbfs(c):.0f} dBFS" for c in audio.channels)
+        faults.append(
+            Fault("silent_channel", f"the {side} channel is silent throughout (levels {levels})")
+        )
+    for index, samples in enumerate(audio.channels):
+        if index == dead:
+            continue
+        ratio = _clipped(samples)
+        if ratio >= _CLIPPED_SECONDS_RATIO:
+            name = (
+                "the recording"
+                if len(audio.channels) == 1
+                else f"the {('left', 'right')[index]} channel"
+            )
+            faults.append(
+                Fault("clipped", f"{name} hits full scale in {ratio:.0%} of the seconds with sound")
+            )
+            break
+    return faults
 
 
 def _frames(

@@ -124,6 +124,8 @@ class NightSummary:
     audio_s: float
     elapsed_s: float
     out: Path
+    #: Scored calls whose recording is faulty (cut short, dead channel, clipped): for IT.
+    recording_faults: int = 0
 
     @classmethod
     def from_rows(
@@ -169,14 +171,17 @@ class NightSummary:
             audio_s=sum(float(r["duration_s"] or 0.0) for r in scorecards),  # type: ignore[arg-type]
             elapsed_s=elapsed_s,
             out=out,
+            recording_faults=sum(r["transcript_status"] == "recording_fault" for r in scorecards),
         )
 
     def line(self) -> str:
         """The closing line printed on the terminal."""
         rate = "n/a" if self.avoidable_rate is None else f"{self.avoidable_rate:.0%}"
+        # Said only when there are some: a recording fault is news for IT.
+        faults = f"{self.recording_faults} recording faults, " if self.recording_faults else ""
         return (
             f"Night {self.call_date}: {self.sampled} sampled, {self.scored} scored, "
-            f"{self.failed} failed, {self.flagged} flagged for review, avoidable {rate} "
+            f"{self.failed} failed, {faults}{self.flagged} flagged for review, avoidable {rate} "
             f"({self.audio_s / 60:.1f} min of audio in {self.elapsed_s:.0f} s). "
             f"Scorecards: {self.out / 'scorecards' / f'call_date={self.call_date}'}"
         )
@@ -193,6 +198,7 @@ class NightSummary:
             f"| eligible recorded calls | {self.population} |\n"
             f"| sampled (random + targeted) | {self.sampled} ({self.random} + {self.targeted}) |\n"
             f"| scored | {self.scored} |\n| failed | {self.failed} |\n"
+            f"| recording faults (for IT) | {self.recording_faults} |\n"
             f"| flagged for review | {self.flagged} |\n\n"
             f"**Avoidable contact (weighted, random sample):** {rate}\n\n"
             f"## Top contact reasons\n\n| reason | calls |\n|---|---|\n{reasons}"

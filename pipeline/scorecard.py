@@ -14,7 +14,10 @@ when any flag is raised:
   listen rather than trust the text);
 - ``long_silence``: dead air at least `Thresholds.long_silence_s` long;
 - ``overtalk``: both sides talking at once for at least `Thresholds.overtalk_s` in total;
-- ``no_speech``: the recording holds no speech at all.
+- ``no_speech``: the recording holds no speech at all;
+- ``truncated_recording``, ``silent_channel``, ``clipped``: the recording itself is faulty
+  (cut short, a dead channel, clipped throughout; `transcript_reason` gives the figures), a
+  matter for IT; the call is left out of the estimates like ``no_speech``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.audio import FAULT_NAMES
 from pipeline.tagging import QA_CHECKS, QAChecks, Tags, qa_score
 from pipeline.transcribe import Transcript, Turn
 
@@ -64,6 +68,7 @@ FLAG_NAMES = (
     "long_silence",
     "overtalk",
     "no_speech",
+    *FAULT_NAMES,
 )
 
 
@@ -171,6 +176,7 @@ class Scorecard:
     low_confidence: bool
     transcript_status: str
     model: str
+    transcript_reason: str | None
 
     def row(self) -> dict[str, Any]:
         """The row for `pipeline.store.write_partition`."""
@@ -194,10 +200,11 @@ def _flags(
         and metrics.overtalk_s is not None
         and metrics.overtalk_s >= thresholds.overtalk_s,
         "no_speech": transcript.status == "no_speech",
+        **{name: name in transcript.faults for name in FAULT_NAMES},
     }
     if transcript.status != "ok":
         # Nothing was said, so no check failed: the call is flagged for what it is.
-        raised = {name: raised[name] for name in ("repeat_caller", "no_speech")}
+        raised = {name: raised[name] for name in ("repeat_caller", "no_speech", *FAULT_NAMES)}
     return [name for name in FLAG_NAMES if raised.get(name)]
 
 
@@ -257,6 +264,7 @@ def build_scorecard(
         low_confidence="low_confidence" in flags,
         transcript_status=transcript.status,
         model=transcript.model,
+        transcript_reason=transcript.reason,
     )
 
 
@@ -290,7 +298,11 @@ def restricted_rows(call_id: str, transcript: Transcript, tags: Tags) -> list[di
         )
     return [
         _turn_row(call_id, i, turn, turn.text)
-        | {"words": [dataclasses.asdict(w) for w in turn.words], "pii": spans.get(i, [])}
+        | {
+            "words": [dataclasses.asdict(w) for w in turn.words],
+            "pii": spans.get(i, []),
+            "speaker_confidence": turn.speaker_confidence,
+        }
         for i, turn in enumerate(transcript.turns)
     ]
 

@@ -146,6 +146,9 @@ SCORECARDS = TableSpec(
             ("low_confidence", _BOOL),
             ("transcript_status", _STR),
             ("model", _STR),
+            # Why the transcript is not plain "ok": no speech, a recording fault with its
+            # figures, or low confidence.
+            ("transcript_reason", _STR),
         ]
     ),
 )
@@ -174,7 +177,15 @@ _PII = pa.struct([("type", _STR), ("start", _I32), ("end", _I32)])
 #: in each turn, so audio can be silenced later without re-running the models.
 RESTRICTED = TableSpec(
     "restricted",
-    pa.schema([*TRANSCRIPTS.schema, ("words", pa.list_(_WORD)), ("pii", pa.list_(_PII))]),
+    pa.schema(
+        [
+            *TRANSCRIPTS.schema,
+            ("words", pa.list_(_WORD)),
+            ("pii", pa.list_(_PII)),
+            # How sure the speaker is (1.0 on a stereo channel; mono: pipeline/diarize.py).
+            ("speaker_confidence", _F64),
+        ]
+    ),
 )
 
 #: The night's sample manifest: every drawn call, why it was drawn and the design behind it

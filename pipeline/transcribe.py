@@ -13,8 +13,13 @@ Why it is built this way:
   Whisper never sees the silence and hold music it likes to hallucinate text into.
 - Word timestamps put every word back on its channel's clock, so a pause inside one of
   Whisper's segments still splits a turn and a back-and-forth keeps its turns.
-- Mono recordings cannot say who speaks; turns get a speaker only when a phrase only one side
-  says gives it away (the opening greeting, "is there anything else I can help with"...).
+- Mono recordings say who speaks only through the voices: pipeline/diarize.py tells the two
+  voices apart from the sound, each word goes to the voice it sounds like (a Whisper segment
+  is split where the voice changes), and the phrases only one side says (the greeting, "is
+  there anything else I can help with", "I'm calling about") decide which voice is the agent.
+  A stereo file with one dead channel is transcribed as mono.
+- A recording cut short, with a dead channel or clipped throughout gets status
+  `recording_fault` and the faults (audio.py `recording_faults`), never `no_speech`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import bisect
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -43,9 +49,12 @@ from pipeline.audio import (
     decode_channels,
     file_sha256,
     measure,
+    recording_faults,
+    silent_channel,
     speech_regions,
     to_float,
 )
+from pipeline.diarize import SpeakerTrack, speaker_track
 from pipeline.errors import AudioError, ModelNotFoundError
 
 __all__ = [
@@ -68,12 +77,12 @@ __all__ = [
 DEFAULT_MODEL = "tiny.en"
 LAYOUTS = ("agent_left", "agent_right", "mono")
 Speaker = Literal["agent", "caller", "unknown"]
-Status = Literal["ok", "no_speech", "unreadable"]
+Status = Literal["ok", "no_speech", "unreadable", "recording_fault"]
 
 #: What each model `load_model` made was loaded from, for the cache key and `Transcript.model`.
 _MODEL_NAMES: dict[int, str] = {}
 #: Bump when a change to this module changes what a cached transcript would contain.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 #: Where the vocabulary for the decoding prompt lives when no models_dir is given.
 _MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 #: Whisper's window; packs stay a little under it so no speech is cut off.
@@ -96,17 +105,22 @@ class Word:
 
 @dataclass
 class Turn:
+    """One speaker's stretch of talk. `confidence` is the mean word probability (is the text
+    right?); `speaker_confidence` how sure the speaker is (1.0 for a stereo channel)."""
+
     speaker: Speaker
     start_s: float
     end_s: float
     text: str
     confidence: float
     words: list[Word] = field(default_factory=list)
+    speaker_confidence: float = 1.0
 
 
 @dataclass
 class Transcript:
-    """One call's transcript. `status` is ok, no_speech or unreadable (then `reason` says why).
+    """One call's transcript. `status` is ok, no_speech, unreadable or recording_fault (then
+    `reason` says why; `faults` names the recording faults, audio.FAULT_NAMES).
 
     `confidence` is the mean word probability (None without words); `low_confidence` marks
     calls a person should check. `cached` is True when this came from the cache, not the model.
@@ -124,6 +138,7 @@ class Transcript:
     model: str
     audio_sha256: str
     cached: bool = False
+    faults: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The `callqa transcribe --json` object (DESIGN.md), plus reason and provenance."""
@@ -138,6 +153,7 @@ class Transcript:
             "low_confidence": self.low_confidence,
             "model": self.model,
             "audio_sha256": self.audio_sha256,
+            "faults": self.faults,
             "turns": [
                 {
                     "speaker": t.speaker,
@@ -145,6 +161,7 @@ class Transcript:
                     "end_s": t.end_s,
                     "text": t.text,
                     "confidence": t.confidence,
+                    "speaker_confidence": t.speaker_confidence,
                 }
                 for t in self.turns
             ],
@@ -333,6 +350,7 @@ def transcribe_call(
     low_confidence: float = 0.55,
     options: TranscribeOptions | None = None,
     models_dir: Path | None = None,
+    expected_duration_s: float | None = None,
 ) -> Transcript:
     """Transcribe one call recording into speaker turns with audio metrics.
 
@@ -344,7 +362,10 @@ def transcribe_call(
     that `load_model` did not make has no name to key by, so it is never cached.
 
     A file that cannot be read or decoded gives `status="unreadable"` with the reason; a file
-    without speech gives `status="no_speech"`. Raises only for caller errors: an unknown
+    without speech gives `status="no_speech"`; a recording shorter than its header or than
+    `expected_duration_s` (the call log's duration), with a dead channel, or clipped
+    throughout gives `status="recording_fault"` with `faults` and the reason, whatever was
+    said on it (a stereo file with a dead channel is transcribed as mono). Raises only for caller errors: an unknown
     layout (ValueError) or missing model weights (ModelNotFoundError).
     """
     if layout not in LAYOUTS:
@@ -363,7 +384,7 @@ def transcribe_call(
     except OSError as exc:
         return _failed(path, layout, model_id, "", f"cannot read {path}: {exc.strerror or exc}")
     prompt = domain_prompt(models_dir) if options.use_vocabulary else None
-    key = _cache_key(sha, model_id, compute_type, layout, options, prompt)
+    key = _cache_key(sha, model_id, compute_type, layout, options, prompt, expected_duration_s)
     if cache_dir is not None:
         hit = _cache_read(cache_dir, key, str(path))
         if hit is not None:
@@ -377,9 +398,20 @@ def transcribe_call(
         if isinstance(model, WhisperModel)
         else load_model(model, compute_type=compute_type, cpu_threads=cpu_threads)
     )
+    faults = recording_faults(audio, expected_duration_s)
+    channels = audio.channels
+    dead = silent_channel(audio)
+    if dead is not None:
+        # One side was never recorded, or both sides went into one channel (a common wiring
+        # mistake): what is there is a mono call.
+        channels, layout = [channels[1 - dead]], "mono"
     transcript = _transcribe_decoded(
-        audio.channels, str(path), layout, whisper, model_id, sha, options, prompt, low_confidence
+        channels, str(path), layout, whisper, model_id, sha, options, prompt, low_confidence
     )
+    if faults:
+        transcript.status = "recording_fault"
+        transcript.faults = [f.name for f in faults]
+        transcript.reason = "; ".join(f"{f.name}: {f.reason}" for f in faults)
     if cache_dir is not None:
         _cache_write(cache_dir, key, transcript)
     return transcript
@@ -522,7 +554,8 @@ def _transcribe_decoded(
             "no_speech", f"{talk:.1f} s of sound like speech, but nothing intelligible", []
         )
     if layout == "mono":
-        turns = _mono_turns(by_channel[0], options.merge_gap_s)
+        track = speaker_track(signals[0], regions[0])
+        turns = _mono_turns(by_channel[0], options.merge_gap_s, track)
     else:
         turns = _stereo_turns(by_channel, speakers, options.merge_gap_s)
     return result("ok", None, turns)
@@ -846,14 +879,99 @@ def _mono_speaker(text: str, first: bool) -> Speaker:
     return "unknown"
 
 
-def _mono_turns(fragments: list[list[Word]], merge_gap_s: float) -> list[Turn]:
-    """Mono: one turn per pause-separated fragment, a speaker only where a phrase shows it.
+# A turn whose voice is this unsure (the mean over its words, 0.5 = a coin toss) stays unknown.
+_MIN_VOICE_CONFIDENCE = 0.6
+# A single word this unsure, heard inside one fragment between stretches of the other voice,
+# goes with its neighbours: a change of speaker and back within one breath is rarer than a
+# word that sounds a little unlike its speaker.
+_LONE_WORD_CONFIDENCE = 0.8
+# How sure the agent/caller decision is, from the balance of phrase evidence between voices:
+# none at all leaves only "the agent speaks first" (right on inbound calls, often not outbound).
+_ROLE_CONFIDENCE_FIRST_ONLY = 0.6
 
-    (Voice pitch was tried as a second clue and dropped: the 300-3400 Hz telephone band
-    removes the fundamental, and the estimates jumped by octaves.)
+
+def _mono_turns(
+    fragments: list[list[Word]], merge_gap_s: float, track: SpeakerTrack | None = None
+) -> list[Turn]:
+    """Mono: turns from the two voices (pipeline/diarize.py), named by what each voice says.
+
+    Each word goes to the voice it sounds like, so a fragment is split where the voice
+    changes; consecutive stretches of one voice merge into a turn. The voice that says the
+    agent's phrases (and not the caller's) is the agent. Without two voices (too little
+    speech, or one voice only), turns get a speaker only where a phrase gives it away.
+    (Voice pitch was tried first and dropped: the 300-3400 Hz telephone band removes the
+    fundamental, and the estimates jumped by octaves.)
     """
+    fragments = sorted(fragments, key=lambda f: f[0].start_s)
+    if track is None or not track.two_voices:
+        return _cue_turns(fragments, merge_gap_s)
+    # Stretches of one voice: (voice, word confidences, words).
+    stretches: list[tuple[int, list[float], list[Word]]] = []
+    opening: set[int] = set()  # stretches that open a fragment (follow a pause)
+    for frag in fragments:
+        sides = [track.side_of(w.start_s, w.end_s) for w in frag]
+        voices = [v for v, _ in sides]
+        for i in range(1, len(frag) - 1):
+            if voices[i - 1] == voices[i + 1] != voices[i] and sides[i][1] < _LONE_WORD_CONFIDENCE:
+                voices[i] = voices[i - 1]
+        first = len(stretches)
+        opening.add(first)
+        for word, voice, (_, confidence) in zip(frag, voices, sides, strict=True):
+            if len(stretches) > first and stretches[-1][0] == voice:
+                stretches[-1][1].append(confidence)
+                stretches[-1][2].append(word)
+            else:
+                stretches.append((voice, [confidence], [word]))
+    for index, (previous, current) in enumerate(itertools.pairwise(stretches), start=1):
+        # Whisper's word times drift towards the next speech: the last word of a question
+        # ("...how can I help you?") is often stamped inside the answer, with no pause
+        # between. A voice change inside a fragment right after a word that ends a sentence
+        # gives that word back to the voice before it.
+        words = current[2]
+        if index not in opening and len(words) > 1 and words[0].text.endswith((".", "?", "!")):
+            previous[1].append(current[1].pop(0))
+            previous[2].append(words.pop(0))
+    merged: list[tuple[int, list[float], list[Word]]] = []
+    for voice, confidences, words in stretches:
+        if (
+            merged
+            and merged[-1][0] == voice
+            and words[0].start_s - merged[-1][2][-1].end_s < merge_gap_s
+        ):
+            merged[-1][1].extend(confidences)
+            merged[-1][2].extend(words)
+        else:
+            merged.append((voice, list(confidences), list(words)))
+    # Which voice is the agent: phrase evidence for and against, weighted by how sure the
+    # voice of each stretch is.
+    balance = 0.0
+    for i, (voice, confidences, words) in enumerate(merged):
+        cue = _mono_speaker(" ".join(w.text for w in words), first=i == 0)
+        if cue != "unknown":
+            sign = 1.0 if (cue == "agent") == (voice == 0) else -1.0
+            balance += sign * (2 * float(np.mean(confidences)) - 1)
+    if balance:
+        agent_voice = 0 if balance > 0 else 1
+        role_confidence = 1.0 - 0.5 * math.exp(-abs(balance))
+    else:
+        agent_voice = merged[0][0]
+        role_confidence = _ROLE_CONFIDENCE_FIRST_ONLY
+    turns = []
+    for voice, confidences, words in merged:
+        voice_confidence = float(np.mean(confidences))
+        speaker: Speaker = "agent" if voice == agent_voice else "caller"
+        if voice_confidence < _MIN_VOICE_CONFIDENCE:
+            speaker = "unknown"
+        turn = _turn(speaker, words)
+        turn.speaker_confidence = round(voice_confidence * role_confidence, 3)
+        turns.append(turn)
+    return turns
+
+
+def _cue_turns(fragments: list[list[Word]], merge_gap_s: float) -> list[Turn]:
+    """One turn per pause-separated fragment, a speaker only where a phrase shows it."""
     turns: list[Turn] = []
-    for i, frag in enumerate(sorted(fragments, key=lambda f: f[0].start_s)):
+    for i, frag in enumerate(fragments):
         speaker = _mono_speaker(" ".join(w.text for w in frag), first=i == 0)
         previous = turns[-1] if turns else None
         if (
@@ -865,6 +983,9 @@ def _mono_turns(fragments: list[list[Word]], merge_gap_s: float) -> list[Turn]:
             turns[-1] = _turn(speaker, previous.words + frag)
         else:
             turns.append(_turn(speaker, frag))
+    for turn in turns:
+        # A phrase only one side says is strong evidence, but it is one phrase.
+        turn.speaker_confidence = 0.0 if turn.speaker == "unknown" else 0.8
     return turns
 
 
@@ -894,9 +1015,11 @@ def _cache_key(
     layout: str,
     options: TranscribeOptions,
     prompt: str | None,
+    expected_duration_s: float | None = None,
 ) -> str:
     material = json.dumps(
         {
+            "expected_duration_s": expected_duration_s,
             "version": _CACHE_VERSION,
             "audio_sha256": sha,
             "model": model_id,

@@ -53,6 +53,8 @@ def test_each_bad_recording_gets_a_status_and_a_reason(
     assert transcript.status in allowed, (transcript.status, transcript.reason)
     if transcript.status != "ok":
         assert transcript.reason, "a call that is not ok must say why"
+    if transcript.status not in ("ok", "recording_fault"):
+        # A faulty recording keeps what could be heard on it (clipped speech, a dead channel).
         assert not transcript.turns
     json.dumps(transcript.to_json())  # what `callqa transcribe --json` prints
     for turn in transcript.turns:

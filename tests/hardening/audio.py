@@ -271,7 +271,8 @@ def _copy(rec: Path, folder: Path) -> Path:
 BAD_RECORDINGS = {
     "empty": (_empty, {"unreadable"}),
     "truncated_opus": (_truncated, {"unreadable", "ok", "no_speech"}),
-    "truncated_wav": (_truncated_wav, {"unreadable", "ok", "no_speech"}),
+    # Its header declares 4 s: a recording fault (issue 17), not a silent call.
+    "truncated_wav": (_truncated_wav, {"recording_fault"}),
     "not_audio": (_not_audio, {"unreadable"}),
     "random_bytes": (_random_bytes, {"unreadable"}),
     "png": (_png, {"unreadable"}),
@@ -283,10 +284,10 @@ BAD_RECORDINGS = {
     "silence": (_silence, {"no_speech"}),
     "dtmf": (_dtmf, {"no_speech"}),
     "hold_music": (_hold_music, {"no_speech"}),
-    "clipped": (_clipped, {"ok", "no_speech"}),
+    "clipped": (_clipped, {"recording_fault"}),
     "khz48": (_khz48, {"ok"}),
     "dual_mono": (_mono_as_identical_stereo, {"ok"}),
-    "caller_dead": (_one_channel_dead, {"ok"}),
+    "caller_dead": (_one_channel_dead, {"recording_fault"}),
     "six_channels": (_six_channels, {"ok"}),
 }
 #: Recordings that must give no words at all (a hallucination would be a false transcript).

@@ -159,11 +159,10 @@ def build_world(root: Path) -> World:
     minute = 0
     for name in (*REAL_CALLS, *SMALL_CALLS):
         script = scripts[name]
+        audio = decode(SAMPLE_RECORDINGS / f"{name}.opus")
         if name in SMALL_CALLS:
-            file = encode(
-                recordings / f"{name}_clip.wav",
-                decode(SAMPLE_RECORDINGS / f"{name}.opus")[:, : int(SMALL_CLIP_S * 8000)],
-            ).name
+            audio = audio[:, : int(SMALL_CLIP_S * 8000)]
+            file = encode(recordings / f"{name}_clip.wav", audio).name
         else:
             file = f"{name}.opus"
             shutil.copy(SAMPLE_RECORDINGS / file, recordings / file)
@@ -172,6 +171,9 @@ def build_world(root: Path) -> World:
             script["call_id"],
             minute,
             file,
+            # As a phone system logs it: a real call's recording is as long as the call (a
+            # recording much shorter than the log says is a recording fault).
+            duration_s=f"{audio.shape[1] / 8000:.1f}",
             agent_id=script["agent_id"],
             team=script["team"],
             queue=script["queue"],
