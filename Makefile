@@ -41,7 +41,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/hardening.py
 
 eval: $(VENV)/.installed-dev
-	$(PY) eval/score.py
+	$(PY) eval/score.py --reliability
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
