@@ -37,14 +37,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.figure
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from pipeline import repeats, store
+from pipeline.correction import METHOD as CORRECTION_METHOD
+from pipeline.correction import double_sampling
 from pipeline.errors import CallQAError, StoreError
+from pipeline.reviews import reviewed_labels
 from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS
 
 __all__ = [
@@ -377,8 +382,13 @@ def monthly_estimates(
     *,
     month: str,
     confidence_level: float = 0.95,
+    reviews: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
-    """One row per (metric, group) in `store.ESTIMATES` columns (without the change columns)."""
+    """One row per (metric, group, method) in `store.ESTIMATES` columns (without the change).
+
+    With `reviews` (call_id -> a reviewer's labels, `pipeline.reviews.reviewed_labels`), each
+    whole-month rate also gets a row corrected for the tagger's errors (`pipeline/correction.py`).
+    """
     design = _design(scorecards, samples)
     alpha = 1.0 - confidence_level
     rows: list[dict[str, object]] = []
@@ -394,10 +404,70 @@ def monthly_estimates(
                     alpha=alpha,
                 ):
                     rows.append({"metric": metric, **_row(found)})
+        rows.extend(_corrected_rows(design, rows, reviews or {}, alpha))
     rows.extend(_census_rows(census))
-    frame = pd.DataFrame(rows, columns=store.ESTIMATES.columns[:8])
+    frame = pd.DataFrame(rows, columns=[*store.ESTIMATES.columns[:8], "n_reviewed"])
     frame["month"] = month
     return frame
+
+
+def _review_truth(metric: str, labels: Mapping[str, Any]) -> bool | None:
+    """What a reviewer's labels say of one metric, or None when they do not say."""
+    if metric == "avoidable_rate":
+        return labels.get("avoidable")
+    if metric.startswith("avoidable_category:"):
+        if "avoidable" not in labels:
+            return None
+        return labels["avoidable"] and labels.get("avoidable_category") == metric.split(":", 1)[1]
+    if metric.startswith("reason:"):
+        primary = labels.get("primary_reason")
+        return None if primary is None else primary == metric.split(":", 1)[1]
+    if metric.startswith("qa:"):
+        return labels.get("qa", {}).get(metric.split(":", 1)[1])
+    return labels.get(metric.removesuffix("_rate"))
+
+
+def _corrected_rows(
+    design: pd.DataFrame,
+    rows: Sequence[Mapping[str, object]],
+    reviews: Mapping[str, Mapping[str, Any]],
+    alpha: float,
+) -> list[dict[str, object]]:
+    """Each whole-month rate corrected for the tagger's errors on the reviewed random calls."""
+    if not reviews:
+        return []
+    z = float(scipy.stats.norm.ppf(1 - alpha / 2))
+    tagged_rows = {r["metric"]: r for r in rows if r["group"] == "all"}
+    call_ids = design["call_id"].astype(str).to_numpy()
+    out = []
+    for metric, values in _metrics(design).items():
+        row = tagged_rows.get(metric)
+        pairs = [
+            (bool(tag), truth)
+            for call_id, tag in zip(call_ids, values, strict=True)
+            if call_id in reviews and (truth := _review_truth(metric, reviews[call_id])) is not None
+        ]
+        if row is None or not pairs:
+            continue
+        found = double_sampling(
+            float(row["estimate"]),
+            (float(row["ci_high"]) - float(row["ci_low"])) / (2 * z),
+            np.array([t for t, _ in pairs]),
+            np.array([v for _, v in pairs]),
+            alpha=alpha,
+        )
+        if found is not None:
+            out.append(
+                {
+                    **row,
+                    "estimate": found.estimate,
+                    "ci_low": found.ci_low,
+                    "ci_high": found.ci_high,
+                    "method": CORRECTION_METHOD,
+                    "n_reviewed": found.n_reviewed,
+                }
+            )
+    return out
 
 
 def _row(found: ProportionEstimate) -> dict[str, object]:
@@ -486,14 +556,29 @@ def build_monthly_report(
     samples = store.read_table(out, store.SAMPLES, start=start, end=end)
     census = store.read_table(out, store.CENSUS, start=start, end=end)
     estimates = monthly_estimates(
-        scorecards, samples, census, month=month, confidence_level=confidence_level
+        scorecards,
+        samples,
+        census,
+        month=month,
+        confidence_level=confidence_level,
+        reviews=reviewed_labels(out),
     )
     previous = store.read_file(
         out / "reports" / _previous_month(month) / "estimates.parquet", store.ESTIMATES
     )
-    lookup = previous.set_index(["metric", "group"])["estimate"] if not previous.empty else None
+    # A corrected rate is compared with last month's corrected rate, a tagged one with a tagged.
+    key = ["metric", "group", "corrected"]
+    for frame in (estimates, previous):
+        frame["corrected"] = frame["method"] == CORRECTION_METHOD
+    lookup = previous.set_index(key)["estimate"] if not previous.empty else None
+    estimates.drop(columns="corrected", inplace=True)
     if lookup is not None:
-        keys = list(zip(estimates["metric"], estimates["group"], strict=True))
+        keys = [
+            (m, g, method == CORRECTION_METHOD)
+            for m, g, method in zip(
+                estimates["metric"], estimates["group"], estimates["method"], strict=True
+            )
+        ]
         estimates["previous_estimate"] = [lookup.get(k, np.nan) for k in keys]
     else:
         estimates["previous_estimate"] = np.nan
@@ -590,18 +675,38 @@ def _label(metric: str) -> str:
     return pretty.get(metric, name.replace("_", " ").capitalize() if name else metric)
 
 
-def _table(rows: pd.DataFrame, first: str) -> str:
+def _table(rows: pd.DataFrame, first: str, corrected: pd.DataFrame | None = None) -> str:
+    """Estimates as a table; with `corrected` (indexed by metric), the corrected rate beside."""
+    with_corrected = corrected is not None and not corrected.empty and first == "metric"
+
+    def extra(metric: str) -> str:
+        if not with_corrected:
+            return ""
+        if metric not in corrected.index:
+            return "<td>-</td><td>-</td>"
+        c = corrected.loc[metric]
+        return (
+            f"<td>{_pct(c.estimate)} ({_pct(c.ci_low)} to {_pct(c.ci_high)})</td>"
+            f"<td>{int(c.n_reviewed)}</td>"
+        )
+
     body = "".join(
         "<tr>"
         f"<td>{html.escape(_label(r.metric) if first == 'metric' else r.group.split(':', 1)[-1])}</td>"
         f"<td>{_pct(r.estimate)}</td><td>{_pct(r.ci_low)} to {_pct(r.ci_high)}</td>"
-        f"<td>{_change(r.change)}</td><td>{r.n_sampled}</td></tr>"
+        f"{extra(r.metric)}<td>{_change(r.change)}</td><td>{r.n_sampled}</td></tr>"
         for r in rows.itertuples()
     )
     head = "Measure" if first == "metric" else "Group"
+    corrected_head = (
+        "<th>Corrected for tagging errors (95% interval)</th><th>Reviewed calls</th>"
+        if with_corrected
+        else ""
+    )
     return (
-        f"<table><thead><tr><th>{head}</th><th>Estimate</th><th>95% interval</th>"
-        f"<th>Change from last month</th><th>Calls sampled</th></tr></thead><tbody>{body}</tbody></table>"
+        f"<table><thead><tr><th>{head}</th><th>As tagged</th><th>95% interval</th>"
+        f"{corrected_head}<th>Change from last month</th><th>Calls sampled</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
     )
 
 
@@ -617,7 +722,9 @@ def _render_html(
 ) -> str:
     # `calls_in_log` counts inbound calls: the repeat-caller rate's denominator.
     """The report page: plain words, charts as inline SVG, no scripts, nothing fetched."""
-    overall = estimates[estimates["group"] == "all"].set_index("metric")
+    is_corrected = estimates["method"] == CORRECTION_METHOD
+    overall = estimates[(estimates["group"] == "all") & ~is_corrected].set_index("metric")
+    corrected = estimates[is_corrected].set_index("metric")
 
     def pick(prefix: str) -> pd.DataFrame:
         return overall[overall.index.str.startswith(prefix)].reset_index()
@@ -638,6 +745,14 @@ def _render_html(
             f"avoidable (95% confidence interval {_pct(avoidable.ci_low)} to "
             f"{_pct(avoidable.ci_high)}; change from last month {_change(avoidable.change)}).</p>"
         )
+    if "avoidable_rate" in corrected.index:
+        fixed = corrected.loc["avoidable_rate"]
+        sections.append(
+            f"<p>Corrected for the tagger's mistakes, measured on the {int(fixed.n_reviewed)} "
+            f"sampled calls that quality leads reviewed: <strong>{_pct(fixed.estimate)}</strong> "
+            f"(95% interval {_pct(fixed.ci_low)} to {_pct(fixed.ci_high)}; the interval "
+            "includes the uncertainty in the tagger's error rates).</p>"
+        )
     key = (
         overall.reindex(
             ["avoidable_rate", "complaint_rate", "transferred_rate", "repeat_caller_rate"]
@@ -645,14 +760,14 @@ def _render_html(
         .dropna(subset=["estimate"])
         .reset_index()
     )
-    sections.append("<h2>Headline measures</h2>" + _table(key, "metric"))
+    sections.append("<h2>Headline measures</h2>" + _table(key, "metric", corrected))
     if not reasons.empty:
         sections.append(
             "<h2>Why people called</h2>"
             + _bar_chart(
                 reasons, [_label(m) for m in reasons["metric"]], "Main reason for the call"
             )
-            + _table(reasons, "metric")
+            + _table(reasons, "metric", corrected)
         )
     if not categories.empty:
         sections.append(
@@ -660,7 +775,7 @@ def _render_html(
             + _bar_chart(
                 categories, [_label(m) for m in categories["metric"]], "Share of all calls"
             )
-            + _table(categories, "metric")
+            + _table(categories, "metric", corrected)
         )
     if not by_queue.empty:
         sections.append(
@@ -676,7 +791,7 @@ def _render_html(
         sections.append(
             "<h2>Call quality checks</h2>"
             + _bar_chart(qa, [_label(m) for m in qa["metric"]], "Calls passing each check")
-            + _table(qa, "metric")
+            + _table(qa, "metric", corrected)
         )
     if callers.empty:
         sections.append("<h2>Frequent callers</h2><p>No caller rang often enough to list.</p>")

@@ -17,7 +17,9 @@ when any flag is raised:
 - ``no_speech``: the recording holds no speech at all;
 - ``truncated_recording``, ``silent_channel``, ``clipped``: the recording itself is faulty
   (cut short, a dead channel, clipped throughout; `transcript_reason` gives the figures), a
-  matter for IT; the call is left out of the estimates like ``no_speech``.
+  matter for IT; the call is left out of the estimates like ``no_speech``;
+- ``uncertain``: the tagger's probability for a reviewed tag sits near its threshold (the
+  scorecard's `uncertain` lists which): the calls whose review teaches the model most.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ FLAG_NAMES = (
     "overtalk",
     "no_speech",
     *FAULT_NAMES,
+    "uncertain",
 )
 
 
@@ -176,6 +179,9 @@ class Scorecard:
     low_confidence: bool
     transcript_status: str
     model: str
+    probabilities: dict[str, float]
+    uncertain: list[str]
+    tagger_version: str | None
     transcript_reason: str | None
 
     def row(self) -> dict[str, Any]:
@@ -201,6 +207,7 @@ def _flags(
         and metrics.overtalk_s >= thresholds.overtalk_s,
         "no_speech": transcript.status == "no_speech",
         **{name: name in transcript.faults for name in FAULT_NAMES},
+        "uncertain": bool(tags.uncertain),
     }
     if transcript.status != "ok":
         # Nothing was said, so no check failed: the call is flagged for what it is.
@@ -264,6 +271,9 @@ def build_scorecard(
         low_confidence="low_confidence" in flags,
         transcript_status=transcript.status,
         model=transcript.model,
+        probabilities=dict(tags.probabilities),
+        uncertain=list(tags.uncertain),
+        tagger_version=tags.tagger_version,
         transcript_reason=transcript.reason,
     )
 

@@ -146,6 +146,11 @@ SCORECARDS = TableSpec(
             ("low_confidence", _BOOL),
             ("transcript_status", _STR),
             ("model", _STR),
+            # The learned tagger: each tag's calibrated probability, the reviewed tags it was
+            # unsure of, and the model's version (models/tagger/model.json).
+            ("probabilities", pa.map_(_STR, _F64)),
+            ("uncertain", pa.list_(_STR)),
+            ("tagger_version", _STR),
             # Why the transcript is not plain "ok": no speech, a recording fault with its
             # figures, or low confidence.
             ("transcript_reason", _STR),
@@ -289,6 +294,8 @@ ESTIMATES = TableSpec(
             ("month", _STR),
             ("previous_estimate", _F64),
             ("change", _F64),
+            # Corrected rows (method double_sampling): the reviewed calls behind the correction.
+            ("n_reviewed", pa.int64()),
         ]
     ),
     partitioned=False,
