@@ -89,6 +89,9 @@ def create_app(
             # Every refusal is in the audit log: a member probing ids is seen.
             action = "csrf_failed" if isinstance(exc, CSRFRefused) else "refused"
             await run_in_threadpool(_audit_refusal, request, action, str(exc.detail))
+        elif exc.status_code == 404 and getattr(request.state, "viewer", None) is not None:
+            # A signed-in user asking for what is not there is probing too, or a stale link.
+            await run_in_threadpool(_audit_refusal, request, "not_found", str(exc.detail))
         title = _TITLES.get(exc.status_code, "Sorry, there is a problem")
         return render(
             request, "error.html", {"title": title, "message": exc.detail}, exc.status_code

@@ -450,6 +450,10 @@ def test_refusals_and_page_views_are_audited(env: Env) -> None:
         ("sam", "refused", f"/calls/{b.flagged[0]}"),
     ]
     assert [e.target for e in _audit(env, "csrf_failed")] == [f"/calls/{b.flagged[0]}/review"]
+    assert sam.get(f"/scrutiny/packs/{env.pack_id}/calls/77").status_code == 404
+    assert [e.target for e in _audit(env, "not_found")] == [
+        f"/scrutiny/packs/{env.pack_id}/calls/77"
+    ]
     for path in ("/queue", "/agents", "/agents/A101", "/dashboard", f"/dashboard/{b.month}/report"):
         assert lena.get(path).status_code == 200
     actions = [e.action for e in _audit(env) if e.user_name == "lena"]
