@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -199,7 +201,20 @@ def audit(
 ) -> None:
     """Record one audited event and commit it at once (it must survive a later error)."""
     # A Core INSERT: page views are audited on every request, and the ORM's unit of work
-    # would cost more than the row.
+    # would cost more than the row. On SQLite the threads of this process take turns here:
+    # SQLite's own busy handler makes a waiting writer sleep in growing steps, which under
+    # load turns two page views at once into a tail of slow answers.
+    lock = _SQLITE_WRITES if db.get_bind().dialect.name == "sqlite" else nullcontext()
+    with lock:
+        _insert_audit(db, request, user_name, role, action, target, detail)
+
+
+_SQLITE_WRITES = threading.Lock()
+
+
+def _insert_audit(
+    db: Session, request: Request, user_name: str, role: str, action: str, target: str, detail: str
+) -> None:
     db.execute(
         insert(AuditEntry).values(
             at=utcnow(),
