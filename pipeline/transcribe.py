@@ -161,7 +161,6 @@ class Transcript:
                     "end_s": t.end_s,
                     "text": t.text,
                     "confidence": t.confidence,
-                    "speaker_confidence": t.speaker_confidence,
                 }
                 for t in self.turns
             ],
