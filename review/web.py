@@ -204,6 +204,9 @@ def audit(
     # would cost more than the row. On SQLite the threads of this process take turns here:
     # SQLite's own busy handler makes a waiting writer sleep in growing steps, which under
     # load turns two page views at once into a tail of slow answers.
+    # The connection is taken first: a commit hands it back to the pool, and waiting for one
+    # while holding the lock would deadlock with the threads that hold them and want the lock.
+    db.connection()
     lock = _SQLITE_WRITES if db.get_bind().dialect.name == "sqlite" else nullcontext()
     with lock:
         _insert_audit(db, request, user_name, role, action, target, detail)

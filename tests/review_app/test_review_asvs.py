@@ -461,6 +461,37 @@ def test_refusals_and_page_views_are_audited(env: Env) -> None:
         assert action in actions
 
 
+def test_audited_page_views_in_parallel_never_wait_for_each_other(env: Env) -> None:
+    """More parallel page views than pooled connections, each refreshing its session before
+    its audit row: every one is answered and audited (the audit takes its connection before
+    SQLite's write turn, never while holding it)."""
+    from review.sessions import start_session
+
+    # 32 sessions last seen two minutes ago: each request refreshes its session (a commit,
+    # which hands the connection back to the pool) before it writes its audit row.
+    clients = []
+    with env.app.state.sessionmaker() as db:
+        for _ in range(32):
+            raw = start_session(db, env.user_ids["lena"], utcnow() - timedelta(minutes=2), "", None)
+            client = env.client()
+            client.cookies.set("callqa_session", raw)
+            clients.append(client)
+    statuses: list[int] = []
+    barrier = threading.Barrier(32)
+
+    def view(client: TestClient) -> None:
+        barrier.wait()
+        statuses.append(client.get("/agents").status_code)
+
+    threads = [threading.Thread(target=view, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [200] * 32
+    assert len(_audit(env, "view_agents")) == 32
+
+
 # -- 7. transport ------------------------------------------------------------------------------
 
 
