@@ -28,7 +28,6 @@ import scipy.sparse as sp
 import wordllama
 from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.utils import murmurhash3_32
 from wordllama import WordLlama
 
 from pipeline.errors import CallQAError
@@ -196,18 +195,32 @@ class Featuriser:
             format="csr",
         )
 
+    def turn_grams(self, view: CallView) -> list[tuple[list[str], np.ndarray]]:
+        """Each turn's distinct word 1-2 grams and their columns, worked out once per call."""
+        per_turn = [sorted(set(self._analyse(text))) for text in view.texts]
+        # One gram per row through the very hasher the features use, so the columns agree.
+        columns = self._hasher.transform([[g] for grams in per_turn for g in grams]).indices
+        out, start = [], 0
+        for grams, speaker in zip(per_turn, view.speakers, strict=True):
+            offset = self.n_dense + (HASH_FEATURES if speaker == "agent" else 0)
+            out.append((grams, offset + columns[start : start + len(grams)].astype(np.int64)))
+            start += len(grams)
+        return out
+
     def evidence(
         self,
         view: CallView,
         embeddings: np.ndarray,
+        grams: Sequence[tuple[list[str], np.ndarray]],
         weights: np.ndarray,
         scale: np.ndarray,
         redacted: Sequence[str],
     ) -> tuple[int, str] | None:
         """The turn that raised a tag's score most, and the words in it that did.
 
-        `weights` is the tag's row over all features, `scale` the dense standardisation.
-        The words come from `redacted`, the turn texts with personal data replaced.
+        `grams` is `turn_grams(view)`, `weights` the tag's row over all features, `scale` the
+        dense standardisation. The words come from `redacted`, the turn texts with personal
+        data replaced.
         """
         if not view.texts:
             return None
@@ -221,23 +234,14 @@ class Featuriser:
                     / scale[nd + k * dim : nd + (k + 1) * dim]
                 )
                 score[turns] += embeddings[turns] @ w / len(turns)
-        sparse_w = weights[self.n_dense :]
-        best_gram: dict[int, tuple[float, str]] = {}
-        for turn, (text, speaker) in enumerate(zip(view.texts, view.speakers, strict=True)):
-            offset = HASH_FEATURES if speaker == "agent" else 0
-            grams = set(self._analyse(text))
-            gram_w = {g: float(sparse_w[offset + _hash(g)]) for g in grams}
-            score[turn] += sum(gram_w.values()) / math.sqrt(max(1, len(grams)))
-            if gram_w:
-                gram = max(gram_w, key=lambda g: gram_w[g])
-                best_gram[turn] = (gram_w[gram], gram)
+        best_gram = [""] * len(view.texts)
+        for turn, (names, columns) in enumerate(grams):
+            if len(columns):
+                gram_w = weights[columns]
+                score[turn] += gram_w.sum() / math.sqrt(len(columns))
+                best_gram[turn] = names[int(np.argmax(gram_w))]
         turn = int(np.argmax(score))
-        return turn, _window(redacted[turn], best_gram.get(turn, (0.0, ""))[1])
-
-
-def _hash(gram: str) -> int:
-    # FeatureHasher's index: murmurhash3_32 (seed 0) of the string, absolute value, modulo.
-    return abs(murmurhash3_32(gram, seed=0)) % HASH_FEATURES
+        return turn, _window(redacted[turn], best_gram[turn])
 
 
 def _window(text: str, gram: str) -> str:

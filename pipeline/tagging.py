@@ -1198,11 +1198,13 @@ def _decide(
     evidence = [e for e in rules.evidence if e.tag in decided]
     redacted = [t.text for t in rules.redacted_turns]
     row = {t: i for i, t in enumerate(model.targets)}
-    for tag in sorted(decided - {e.tag for e in evidence}):
+    missing = sorted(decided - {e.tag for e in evidence})
+    grams = featuriser.turn_grams(view) if missing else []
+    for tag in missing:
         target = "avoidable" if tag.startswith("avoidable_category:") else tag
         if target in row:
             found = featuriser.evidence(
-                view, embeddings, model.weights[row[target]], model.scale, redacted
+                view, embeddings, grams, model.weights[row[target]], model.scale, redacted
             )
             if found is not None:
                 evidence.append(Evidence(tag, found[0], found[1], f"model:{model.version}"))

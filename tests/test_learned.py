@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.corpus import read_corpus
 from pipeline.errors import CallQAError
-from pipeline.learned import HASH_FEATURES, MODEL_DIRNAME, _hash, load_embedder, load_model
+from pipeline.learned import HASH_FEATURES, MODEL_DIRNAME, load_embedder, load_model
 from pipeline.tagging import DEFAULT_MODELS_DIR, load_pipeline, tag_file, tag_many
 from pipeline.training import targets
 
@@ -64,12 +64,15 @@ def test_model_evidence_quotes_the_redacted_turn(dev_tags) -> None:  # type: ign
 
 
 def test_the_words_behind_a_score_are_hashed_as_the_features_are() -> None:
-    from pipeline.learned import Featuriser
+    from pipeline.learned import CallView, Featuriser
 
     featuriser = Featuriser((), np.ones(2 * HASH_FEATURES, np.float32), load_embedder())
-    counts = featuriser.counts(["still not sorted"])
-    for gram in ("still", "still not", "not sorted"):
-        assert counts[0, _hash(gram)] >= 1
+    view = CallView(("agent", "caller"), ("Hello, council.", "It is still not sorted."), {})
+    (agent_grams, agent_columns), (grams, columns) = featuriser.turn_grams(view)
+    words = featuriser.sparse([view]).toarray().ravel()
+    assert "still not" in grams and "hello" in agent_grams
+    assert all(words[c - featuriser.n_dense] > 0 for c in [*columns, *agent_columns])
+    assert all(c >= featuriser.n_dense + HASH_FEATURES for c in agent_columns)
 
 
 def test_rules_alone_when_asked(nlp, dev_calls) -> None:  # type: ignore[no-untyped-def]
