@@ -26,11 +26,12 @@ import ipaddress
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -162,6 +163,8 @@ def load_keys(state_dir: Path, out_dir: Path | None = None) -> Keys:
 # -- passwords ---------------------------------------------------------------------------------
 
 _hasher = PasswordHasher()
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 #: Argon2 hashes allowed at once: each takes 64 MiB and a whole core for about half a second,
 #: so unbounded parallel sign-ins would stall the server; the rest wait their turn.
 HASH_SLOTS = max(1, (os.cpu_count() or 2) // 2)
@@ -191,14 +194,15 @@ class _HashStats:
 HASH_STATS = _HashStats()
 
 
-def _bounded(fn, *args):  # type: ignore[no-untyped-def]
+def _bounded(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """`fn(*args)` in one of the `HASH_SLOTS`; HashBusy when none frees up in time."""
     if not _slots.acquire(timeout=_HASH_WAIT_S):
         raise HashBusy("the server is busy checking passwords: try again in a minute")
     try:
         with HASH_STATS.lock:
             HASH_STATS.in_flight += 1
             HASH_STATS.max_in_flight = max(HASH_STATS.max_in_flight, HASH_STATS.in_flight)
-        return fn(*args)
+        return fn(*args, **kwargs)
     finally:
         with HASH_STATS.lock:
             HASH_STATS.in_flight -= 1
@@ -207,7 +211,7 @@ def _bounded(fn, *args):  # type: ignore[no-untyped-def]
 
 
 def hash_password(password: str) -> str:
-    return str(_bounded(_hasher.hash, password))
+    return _bounded(_hasher.hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -218,7 +222,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    return bool(_bounded(_verify, password_hash, password))
+    return _bounded(_verify, password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:
