@@ -76,6 +76,12 @@ def start_session(db: Session, user_id: int, now: datetime, ip: str, old: str | 
     """A new session for `user_id` (the old one of this browser, if any, ends): its raw id."""
     if old:
         db.execute(delete(UserSession).where(UserSession.id_hash == id_hash(old)))
+    # Sessions nobody will present again go at each sign-in, so the table holds live ones.
+    db.execute(
+        delete(UserSession).where(
+            (UserSession.last_seen_at < now - IDLE) | (UserSession.created_at < now - ABSOLUTE)
+        )
+    )
     raw = secrets.token_urlsafe(32)
     db.add(
         UserSession(
@@ -295,6 +301,15 @@ def claim_attempt(engine: Engine, name: str, ip: str, now: datetime) -> int:
         if waits:
             trans.rollback()
             return max(1, math.ceil(max(waits)))
+        if secrets.randbelow(50) == 0:
+            # Now and then forget keys quiet for a day, so names an attacker makes up do not
+            # pile up for ever.
+            conn.execute(
+                delete(LoginThrottle).where(
+                    LoginThrottle.window_start < now - timedelta(days=1),
+                    LoginThrottle.next_allowed_at < now,
+                )
+            )
         trans.commit()
     return 0
 
