@@ -18,12 +18,18 @@ with MFCCs 1-19 below 3.4 kHz (the telephone band; the mel bands above it hold o
 noise), against 98.7% with the loudness coefficient c0 as well, which splits one speaker
 whose level changes; Ward clustering of windows beat k-means on the worst call (97.0% against
 95.8%).
+
+Known limit: a recording with one voice only is still split into two "voices" when its
+sound varies enough (a single agent channel split 62/38). A BIC test of one Gaussian against
+two on the window statistics was tried to catch that and dropped: one voice and two voices
+overlapped (per-window gains 0.3-8.4 for one voice, 1.8-5.4 for two).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +38,7 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from scipy.fft import dct
 from scipy.ndimage import uniform_filter1d
 from sklearn.cluster import AgglomerativeClustering
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
@@ -50,6 +57,9 @@ _HOP = 50
 # odd frame cannot flip a word but a quick "yes" between two turns survives.
 _SMOOTH = 30
 _MIXTURES = 8
+# k-means++ seeding and at most 30 EM steps: a full k-means start and EM to convergence took
+# 7x as long (2.9 s against 0.4 s a call on 2 cores) for frame accuracy 98.9% against 98.7%.
+_GMM_ITERATIONS = 30
 _RESEGMENT_PASSES = 2
 # Below this share of the speech a "voice" is a cough, a hold message or line noise: the call
 # is one voice.
@@ -147,12 +157,20 @@ def speaker_track(samples: np.ndarray, regions: Sequence[Region]) -> SpeakerTrac
         train = [masks[k] & ~masks[1 - k] for k in range(2)]
         if min(int(t.sum()) for t in train) < 2 * _MIXTURES * 10:
             return SpeakerTrack(llr=llr, shares=(1.0, 0.0), two_voices=False)
-        models = [
-            GaussianMixture(_MIXTURES, covariance_type="diag", reg_covar=1e-3, random_state=0).fit(
-                scaled[t]
-            )
-            for t in train
-        ]
+        with warnings.catch_warnings():
+            # Stopped early on purpose (see _GMM_ITERATIONS): not converged is expected.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            models = [
+                GaussianMixture(
+                    _MIXTURES,
+                    covariance_type="diag",
+                    reg_covar=1e-3,
+                    init_params="k-means++",
+                    max_iter=_GMM_ITERATIONS,
+                    random_state=0,
+                ).fit(scaled[t])
+                for t in train
+            ]
         raw = (models[0].score_samples(scaled) - models[1].score_samples(scaled)) * speech
         # Averaged over speech frames only: a pause must not carry one voice's evidence
         # into the other's first or last word.
