@@ -7,6 +7,9 @@
     write-night    scorecards/, transcripts/ (redacted), restricted/, failures/  (one task)
     purge-expired  delete what is past its keeping period (restricted/, the
                    transcript cache, review notes, audit rows); log it in purges/ (one task)
+    notify-safeguarding  email the safeguarding mailbox the count of safeguarding
+                   calls and links to them (pipeline/notify.py); a failure is
+                   logged, never fails the night                                (one task)
 
 Only ids, paths and small dataclasses are task parameters. A call's task returns its scorecard
 and turn rows to the flow, so results are never persisted and never cached
@@ -24,6 +27,7 @@ the calls it had not transcribed and writes each call once.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 import uuid
@@ -36,7 +40,9 @@ from zoneinfo import ZoneInfo
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.futures import PrefectFuture, as_completed
+from prefect.logging import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -44,7 +50,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pipeline import store
 from pipeline.calls import read_call_log
 from pipeline.config import Settings, caller_hash_key
-from pipeline.errors import CallQAError, ModelNotFoundError, RulePackError
+from pipeline.errors import CallQAError, ModelNotFoundError, NotifyError, RulePackError
+from pipeline.notify import SafeguardingMail, safeguarding_call_ids, send_safeguarding_email
 from pipeline.report import NightSummary
 from pipeline.retention import CACHE_DIR, Purged, purge_expired
 from pipeline.sampling import draw_night
@@ -124,6 +131,8 @@ def _io_error(task: Any, task_run: Any, state: Any) -> bool:
 _LOAD_LOCK = threading.Lock()
 #: A caller-hash key given to `run_nightly` in code (not from the environment or key file).
 _CALLER_KEY: str | None = None
+#: Likewise the SMTP password: a flow parameter is stored by Prefect, and JSON masks a SecretStr.
+_SMTP_PASSWORD: str | None = None
 _TAG_LOCK = threading.Lock()
 
 
@@ -259,6 +268,71 @@ def _purge_expired(settings: Settings, night: date, run_id: str) -> list[Purged]
     )
 
 
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """Prefect's run logger inside a run (so the line is in the run's log), else the module's."""
+    try:
+        return get_run_logger()  # type: ignore[return-value]
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def _safeguarding_mail(settings: Settings) -> SafeguardingMail | None:
+    """The email settings, or None when no SMTP relay is configured (email off)."""
+    if not settings.smtp_host:
+        return None
+    password = _SMTP_PASSWORD or (
+        None if settings.smtp_password is None else settings.smtp_password.get_secret_value()
+    )
+    return SafeguardingMail(
+        host=settings.smtp_host,
+        sender=settings.smtp_sender or "",
+        recipients=tuple(settings.safeguarding_recipients),
+        review_base_url=settings.review_base_url or "",
+        port=settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_username,
+        password=password,
+    )
+
+
+def _notify_safeguarding(settings: Settings, night: date, call_ids: list[str]) -> bool:
+    """Email the safeguarding mailbox when the night has safeguarding calls; True if sent.
+
+    Never raises: the night's outputs are written already, and the calls are flagged in the
+    review app whatever happens to the email, so a failed send is one loud log line.
+    """
+    log = _logger()
+    mail = _safeguarding_mail(settings)
+    if mail is None:
+        log.info(
+            "Safeguarding email is off (no CALLQA_SMTP_HOST): %d safeguarding call(s) on %s "
+            "are flagged in the review app.",
+            len(call_ids),
+            night,
+        )
+        return False
+    try:
+        sent = send_safeguarding_email(mail, night, call_ids)
+    except Exception as exc:  # never fail the night over an email
+        # A NotifyError says what to fix; anything else by its type only (no message text).
+        why = str(exc) if isinstance(exc, NotifyError) else f"{type(exc).__name__}"
+        log.error(
+            "SAFEGUARDING EMAIL NOT SENT for %s (%d call(s) flagged in the review app): %s",
+            night,
+            len(call_ids),
+            why,
+        )
+        return False
+    if sent is not None:
+        log.info(
+            "Safeguarding email sent to %d recipient(s): %d call(s) on %s.",
+            len(mail.recipients),
+            len(call_ids),
+            night,
+        )
+    return sent is not None
+
+
 # Tasks wrap module-level functions (not decorated ones) so Dask pickles them by reference.
 prepare_night = task(
     _prepare_night,
@@ -282,6 +356,9 @@ screen = task(
 write_night = task(_write_night, name="write-night", cache_policy=NO_CACHE, persist_result=False)
 purge_expired_task = task(
     _purge_expired, name="purge-expired", cache_policy=NO_CACHE, persist_result=False
+)
+notify_safeguarding = task(
+    _notify_safeguarding, name="notify-safeguarding", cache_policy=NO_CACHE, persist_result=False
 )
 
 
@@ -354,7 +431,8 @@ def nightly_screening(
     from prefect.runtime import flow_run
 
     started = time.monotonic()
-    overrides = {k: v for k, v in (config or {}).items() if k != "caller_hash_key"}
+    secrets = ("caller_hash_key", "smtp_password")
+    overrides = {k: v for k, v in (config or {}).items() if k not in secrets}
     overrides |= {"out_dir": out, "recordings_dir": recordings}
     if sample_size is not None:
         overrides["sample_size"] = sample_size
@@ -380,13 +458,14 @@ def nightly_screening(
     outcomes = [done[c.call_id] for c in plan.calls]
     write_night(plan, outcomes, settings.out_dir)
     purge_expired_task(settings, night, run_id)
+    cards = [o.scorecard for o in outcomes if o.scorecard is not None]
     summary = NightSummary.from_rows(
         call_date=night,
         run_id=run_id,
         log_rows=plan.log_rows,
         rejected_rows=plan.rejected_rows,
         population=plan.population,
-        scorecards=[o.scorecard for o in outcomes if o.scorecard is not None],
+        scorecards=cards,
         failures=[o.failure for o in outcomes if o.failure is not None],
         sampled=len(plan.calls),
         targeted=plan.targeted,
@@ -398,6 +477,7 @@ def nightly_screening(
         markdown=summary.markdown(),
         description=f"Nightly screening of {night}",
     )
+    notify_safeguarding(settings, night, safeguarding_call_ids(cards))
     return summary
 
 
@@ -445,15 +525,18 @@ def run_nightly(
     show_progress: bool = True,
 ) -> NightSummary:
     """Run `nightly_screening` once, now (what `callqa nightly` calls)."""
-    global _CALLER_KEY
+    global _CALLER_KEY, _SMTP_PASSWORD
     settings = settings or Settings()
     # The key must reach the flow without becoming a (stored) flow parameter; the flow and its
     # prepare-night task run in this process.
     _CALLER_KEY = (
         None if settings.caller_hash_key is None else settings.caller_hash_key.get_secret_value()
     )
+    _SMTP_PASSWORD = (
+        None if settings.smtp_password is None else settings.smtp_password.get_secret_value()
+    )
     config = settings.model_dump(
-        mode="json", exclude={"caller_hash_key", "out_dir", "recordings_dir"}
+        mode="json", exclude={"caller_hash_key", "smtp_password", "out_dir", "recordings_dir"}
     )
     runner = make_task_runner(task_runner, dask_address)
     screening = nightly_screening.with_options(task_runner=runner)

@@ -141,6 +141,30 @@ class Settings(BaseSettings):
         "default: the SQLite file under <out>/.callqa/ when there is one.",
     )
 
+    # The safeguarding email (pipeline/notify.py): sent after a night with any safeguarding
+    # calls, holding the count and links into the review app, never anything said on a call.
+    smtp_host: str | None = Field(
+        None, description="SMTP relay for the safeguarding email; unset = no email."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of the SMTP relay.")
+    smtp_starttls: bool = Field(
+        True, description="Switch the SMTP connection to TLS (STARTTLS) before logging in."
+    )
+    smtp_username: str | None = Field(None, description="SMTP login; unset = no login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_sender: str | None = Field(
+        None, description="From address of the safeguarding email (required with smtp_host)."
+    )
+    safeguarding_recipients: list[str] = Field(
+        default_factory=list,
+        description="The council's safeguarding mailbox(es) (JSON list; required with smtp_host).",
+    )
+    review_base_url: str | None = Field(
+        None,
+        description="Address of the review app, e.g. https://callqa.example.gov.uk; links in "
+        "the email are <review_base_url>/calls/<call_id> (required with smtp_host).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

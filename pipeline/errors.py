@@ -8,7 +8,8 @@ non-zero without a traceback::
     ├── AudioError           a recording cannot be decoded (per-call: becomes a status)
     ├── ModelNotFoundError   the Whisper or spaCy weights are not on this machine
     ├── RulePackError        a YAML rule pack in models/ is missing or invalid
-    └── StoreError           the output folder cannot be written or read
+    ├── StoreError           the output folder cannot be written or read
+    └── NotifyError          the safeguarding email cannot be sent (never stops a night)
 """
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "CallLogError",
     "CallQAError",
     "ModelNotFoundError",
+    "NotifyError",
     "RulePackError",
     "StoreError",
 ]
@@ -43,3 +45,7 @@ class RulePackError(CallQAError):
 
 class StoreError(CallQAError):
     """The output folder cannot be written or read."""
+
+
+class NotifyError(CallQAError):
+    """The safeguarding email is misconfigured or the SMTP relay refused or could not be reached."""

@@ -17,6 +17,10 @@ Strata with a single scored call have no within-stratum variance; those of one n
 The repeat-caller rate needs no sample: it is counted over every eligible call in the nights'
 logs (the census table), so its interval is the point itself.
 
+The caller's sentiment (pipeline/sentiment.py: overall, opening and closing thirds) is a mean,
+not a proportion: `mean:<column>` rows, weighted means over the same design with samplics'
+Taylor-linearisation interval (`PopParam.mean`), over the calls where the caller spoke.
+
 Night summary and scrutiny packs
 --------------------------------
 `NightSummary` is what a night did in counts and ids (the Prefect artifact and the closing line).
@@ -61,6 +65,7 @@ __all__ = [
     "choose_scrutiny_calls",
     "frequent_callers",
     "monthly_estimates",
+    "weighted_mean",
     "weighted_proportions",
     "write_scrutiny_index",
     "write_scrutiny_manifest",
@@ -72,6 +77,9 @@ matplotlib.use("Agg")
 _TAYLOR = "taylor-logit stratified (samplics)"
 _EXACT = "clopper-pearson (statsmodels)"
 _CENSUS = "census (whole call log)"
+_TAYLOR_MEAN = "taylor mean stratified (samplics)"
+#: Scorecard columns estimated as monthly means (`mean:<column>` in estimates.parquet).
+_MEANS = ("caller_sentiment", "caller_sentiment_opening", "caller_sentiment_closing")
 _QA_LABELS = {
     "greeting": "Greeted the caller",
     "agent_named": "Agent gave their name",
@@ -131,6 +139,8 @@ class NightSummary:
     out: Path
     #: Scored calls whose recording is faulty (cut short, dead channel, clipped): for IT.
     recording_faults: int = 0
+    #: Scored calls tagged safeguarding: a count only, the calls are in the review queue.
+    safeguarding: int = 0
 
     @classmethod
     def from_rows(
@@ -177,6 +187,7 @@ class NightSummary:
             elapsed_s=elapsed_s,
             out=out,
             recording_faults=sum(r["transcript_status"] == "recording_fault" for r in scorecards),
+            safeguarding=sum(bool(r.get("safeguarding")) for r in scorecards),
         )
 
     def line(self) -> str:
@@ -184,9 +195,12 @@ class NightSummary:
         rate = "n/a" if self.avoidable_rate is None else f"{self.avoidable_rate:.0%}"
         # Said only when there are some: a recording fault is news for IT.
         faults = f"{self.recording_faults} recording faults, " if self.recording_faults else ""
+        # Likewise: a safeguarding call is news for the council's safeguarding lead.
+        guard = f"{self.safeguarding} safeguarding, " if self.safeguarding else ""
         return (
             f"Night {self.call_date}: {self.sampled} sampled, {self.scored} scored, "
-            f"{self.failed} failed, {faults}{self.flagged} flagged for review, avoidable {rate} "
+            f"{self.failed} failed, {faults}{guard}{self.flagged} flagged for review, "
+            f"avoidable {rate} "
             f"({self.audio_s / 60:.1f} min of audio in {self.elapsed_s:.0f} s). "
             f"Scorecards: {self.out / 'scorecards' / f'call_date={self.call_date}'}"
         )
@@ -204,6 +218,7 @@ class NightSummary:
             f"| sampled (random + targeted) | {self.sampled} ({self.random} + {self.targeted}) |\n"
             f"| scored | {self.scored} |\n| failed | {self.failed} |\n"
             f"| recording faults (for IT) | {self.recording_faults} |\n"
+            f"| safeguarding (see the review queue) | {self.safeguarding} |\n"
             f"| flagged for review | {self.flagged} |\n\n"
             f"**Avoidable contact (weighted, random sample):** {rate}\n\n"
             f"## Top contact reasons\n\n| reason | calls |\n|---|---|\n{reasons}"
@@ -405,10 +420,90 @@ def monthly_estimates(
                 ):
                     rows.append({"metric": metric, **_row(found)})
         rows.extend(_corrected_rows(design, rows, reviews or {}, alpha))
+        rows.extend(_mean_rows(design, alpha))
     rows.extend(_census_rows(census))
     frame = pd.DataFrame(rows, columns=[*store.ESTIMATES.columns[:8], "n_reviewed"])
     frame["month"] = month
     return frame
+
+
+def weighted_mean(
+    y: Sequence[float] | np.ndarray,
+    weight: Sequence[float] | np.ndarray,
+    stratum: Sequence[str] | np.ndarray,
+    *,
+    alpha: float = 0.05,
+) -> tuple[float, float, float, int, str]:
+    """Weighted mean of `y` over the rows where it is known, with a design-based interval.
+
+    Rows where `y` is NaN (the caller never spoke) are a domain left out, not dropped: the
+    design's strata stay whole, so the variance is the domain estimator's (samplics `domain`).
+    Returns (estimate, ci_low, ci_high, n, method); with fewer than two known values the
+    interval is NaN, as no variance can be estimated.
+    """
+    values = np.asarray(y, dtype=float)
+    weights = np.asarray(weight, dtype=float)
+    strata = np.asarray(stratum, dtype=str)
+    known = np.isfinite(values)
+    n = int(known.sum())
+    if n == 0 or weights[known].sum() <= 0:
+        return (float("nan"), float("nan"), float("nan"), n, _TAYLOR_MEAN)
+    point = float(np.average(values[known], weights=weights[known]))
+    if n < 2:
+        return (point, float("nan"), float("nan"), n, _TAYLOR_MEAN)
+    with warnings.catch_warnings():
+        # samplics warns that it is archived (0.6.1 is pinned), and on degenerate strata.
+        warnings.simplefilter("ignore")
+        from samplics import PopParam, TaylorEstimator
+
+        # samplics divides by each domain's mean (its coefficient of variation), so a mean of 0
+        # would crash it: estimate the mean of y + shift (never 0) and take the shift off
+        # again; a weighted mean's linearised variance does not change with a shift.
+        shift = 2.0 * float(np.abs(values[known]).max()) + 1.0
+        estimator = TaylorEstimator(PopParam.mean, alpha=alpha)
+        estimator.estimate(
+            y=np.where(known, values, 0.0) + shift,
+            samp_weight=weights,
+            stratum=strata,
+            domain=np.where(known, "known", "unknown"),
+            remove_nan=True,
+        )
+    low = float(estimator.lower_ci["known"]) - shift
+    high = float(estimator.upper_ci["known"]) - shift
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = float("nan")
+    return (point, low, high, n, _TAYLOR_MEAN)
+
+
+def _mean_rows(design: pd.DataFrame, alpha: float) -> list[dict[str, object]]:
+    """`mean:<column>` rows for the whole month: the caller's sentiment, overall and by third."""
+    rows: list[dict[str, object]] = []
+    for column in _MEANS:
+        if column not in design.columns:
+            continue
+        values = pd.to_numeric(design[column], errors="coerce").to_numpy(float)
+        point, low, high, n, method = weighted_mean(
+            values,
+            design["design_weight"].to_numpy(),
+            design["variance_stratum"].to_numpy(),
+            alpha=alpha,
+        )
+        if n == 0:
+            continue
+        known = np.isfinite(values)
+        rows.append(
+            {
+                "metric": f"mean:{column}",
+                "group": "all",
+                "estimate": point,
+                "ci_low": low,
+                "ci_high": high,
+                "n_sampled": n,
+                "population": round(float(design["design_weight"].to_numpy()[known].sum())),
+                "method": method,
+            }
+        )
+    return rows
 
 
 def _review_truth(metric: str, labels: Mapping[str, Any]) -> bool | None:
@@ -710,6 +805,37 @@ def _table(rows: pd.DataFrame, first: str, corrected: pd.DataFrame | None = None
     )
 
 
+_SENTIMENT_LABELS = {
+    "mean:caller_sentiment_opening": "Opening third of the call",
+    "mean:caller_sentiment_closing": "Closing third of the call",
+    "mean:caller_sentiment": "Whole call",
+}
+
+
+def _score(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:+.2f}"
+
+
+def _sentiment_section(rows: pd.DataFrame) -> str:
+    """The caller's mean sentiment at the start and end of calls, on VADER's -1..+1 scale."""
+    rows = rows.set_index("metric").reindex(list(_SENTIMENT_LABELS)).dropna(subset=["estimate"])
+    body = "".join(
+        f"<tr><td>{html.escape(_SENTIMENT_LABELS[metric])}</td><td>{_score(r.estimate)}</td>"
+        f"<td>{_score(r.ci_low)} to {_score(r.ci_high)}</td><td>{_score(r.change)}</td>"
+        f"<td>{int(r.n_sampled)}</td></tr>"
+        for metric, r in rows.iterrows()
+    )
+    return (
+        "<h2>How callers sounded</h2><p>The words callers used, scored from -1 (very negative) "
+        "to +1 (very positive) by VADER, a word list built for conversation; 0 is neutral. A "
+        "closing score above the opening one means calls tend to end better than they start. "
+        "Only what callers said is scored, never the agent.</p>"
+        "<table><thead><tr><th>Part of the call</th><th>Mean score</th><th>95% interval</th>"
+        "<th>Change from last month</th><th>Calls</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
 def _render_html(
     *,
     month: str,
@@ -793,6 +919,9 @@ def _render_html(
             + _bar_chart(qa, [_label(m) for m in qa["metric"]], "Calls passing each check")
             + _table(qa, "metric", corrected)
         )
+    sentiment = pick("mean:")
+    if not sentiment.empty:
+        sections.append(_sentiment_section(sentiment))
     if callers.empty:
         sections.append("<h2>Frequent callers</h2><p>No caller rang often enough to list.</p>")
     else:

@@ -19,7 +19,13 @@ when any flag is raised:
   (cut short, a dead channel, clipped throughout; `transcript_reason` gives the figures), a
   matter for IT; the call is left out of the estimates like ``no_speech``;
 - ``uncertain``: the tagger's probability for a reviewed tag sits near its threshold (the
-  scorecard's `uncertain` lists which): the calls whose review teaches the model most.
+  scorecard's `uncertain` lists which): the calls whose review teaches the model most;
+- ``safeguarding``: the caller may be at risk (a safeguarding vulnerability id, see
+  `pipeline.tagging.SAFEGUARDING`): a council must act on it, so it is raised whatever the
+  transcript status.
+
+The caller's sentiment (pipeline/sentiment.py) is scored from the unredacted turns; only
+numbers reach the scorecard.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.audio import FAULT_NAMES
+from pipeline.sentiment import caller_sentiment
 from pipeline.tagging import QA_CHECKS, QAChecks, Tags, qa_score
 from pipeline.transcribe import Transcript, Turn
 
@@ -72,6 +79,7 @@ FLAG_NAMES = (
     "no_speech",
     *FAULT_NAMES,
     "uncertain",
+    "safeguarding",
 )
 
 
@@ -183,6 +191,12 @@ class Scorecard:
     uncertain: list[str]
     tagger_version: str | None
     transcript_reason: str | None
+    vulnerability: list[str]
+    safeguarding: bool
+    caller_sentiment_turns: list[dict[str, Any]]
+    caller_sentiment: float | None
+    caller_sentiment_opening: float | None
+    caller_sentiment_closing: float | None
 
     def row(self) -> dict[str, Any]:
         """The row for `pipeline.store.write_partition`."""
@@ -208,10 +222,13 @@ def _flags(
         "no_speech": transcript.status == "no_speech",
         **{name: name in transcript.faults for name in FAULT_NAMES},
         "uncertain": bool(tags.uncertain),
+        "safeguarding": tags.safeguarding,
     }
     if transcript.status != "ok":
-        # Nothing was said, so no check failed: the call is flagged for what it is.
-        raised = {name: raised[name] for name in ("repeat_caller", "no_speech", *FAULT_NAMES)}
+        # Nothing was said, so no check failed: the call is flagged for what it is. A
+        # safeguarding tag is kept: words heard in a faulty recording can still be a risk.
+        kept = ("repeat_caller", "no_speech", *FAULT_NAMES, "safeguarding")
+        raised = {name: raised[name] for name in kept}
     return [name for name in FLAG_NAMES if raised.get(name)]
 
 
@@ -228,6 +245,7 @@ def build_scorecard(
     metrics = transcript.metrics
     qa: QAChecks = tags.qa
     flags = _flags(call, transcript, tags, thresholds)
+    sentiment = caller_sentiment(transcript.turns)
     return Scorecard(
         call_id=call.call_id,
         call_date=call.call_date,
@@ -275,6 +293,12 @@ def build_scorecard(
         uncertain=list(tags.uncertain),
         tagger_version=tags.tagger_version,
         transcript_reason=transcript.reason,
+        vulnerability=list(tags.vulnerability),
+        safeguarding=tags.safeguarding,
+        caller_sentiment_turns=[dataclasses.asdict(t) for t in sentiment.turns],
+        caller_sentiment=sentiment.overall,
+        caller_sentiment_opening=sentiment.opening,
+        caller_sentiment_closing=sentiment.closing,
     )
 
 

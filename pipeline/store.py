@@ -97,6 +97,8 @@ _TS = pa.timestamp("us", tz="UTC")
 #: Why a tag was given (pipeline.tagging.Evidence): the turn index and its words, with personal
 #: data already replaced by `[TYPE]`, so the text is as safe to show as `transcripts/`.
 _EVIDENCE = pa.struct([("tag", _STR), ("turn", _I32), ("text", _STR)])
+#: One caller turn's sentiment (pipeline.sentiment.TurnSentiment): a number, never the words.
+_TURN_SENTIMENT = pa.struct([("turn", _I32), ("compound", _F64)])
 
 SCORECARDS = TableSpec(
     "scorecards",
@@ -154,6 +156,16 @@ SCORECARDS = TableSpec(
             # Why the transcript is not plain "ok": no speech, a recording fault with its
             # figures, or low confidence.
             ("transcript_reason", _STR),
+            # Vulnerability ids the tagger found (models/vulnerability.yaml) and whether any is a
+            # safeguarding one; the words behind them are `evidence` rows `vulnerability:<id>`.
+            ("vulnerability", pa.list_(_STR)),
+            ("safeguarding", _BOOL),
+            # The caller's VADER sentiment (pipeline/sentiment.py, -1 to +1): per caller turn,
+            # and the mean over the call and over its opening and closing thirds.
+            ("caller_sentiment_turns", pa.list_(_TURN_SENTIMENT)),
+            ("caller_sentiment", _F64),
+            ("caller_sentiment_opening", _F64),
+            ("caller_sentiment_closing", _F64),
         ]
     ),
 )
