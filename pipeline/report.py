@@ -827,9 +827,10 @@ def _sentiment_section(rows: pd.DataFrame) -> str:
     )
     return (
         "<h2>How callers sounded</h2><p>The words callers used, scored from -1 (very negative) "
-        "to +1 (very positive) by VADER, a word list built for conversation; 0 is neutral. A "
-        "closing score above the opening one means calls tend to end better than they start. "
-        "Only what callers said is scored, never the agent.</p>"
+        "to +1 (very positive) by VADER, a word list built for conversation; 0 is neutral. "
+        "Only what callers said is scored, never the agent. Most callers say thank you before "
+        "they ring off, which lifts the closing score on its own: the gap between opening and "
+        "closing says more when compared month to month than read on its own.</p>"
         "<table><thead><tr><th>Part of the call</th><th>Mean score</th><th>95% interval</th>"
         "<th>Change from last month</th><th>Calls</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
