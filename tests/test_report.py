@@ -157,6 +157,7 @@ def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
                 "month": "2025-02",
                 "previous_estimate": None,
                 "change": None,
+                "n_reviewed": None,
             }
         ]
     )

@@ -207,6 +207,7 @@ def test_unpartitioned_file_round_trip(tmp_path: Path) -> None:
         "month": "2025-03",
         "previous_estimate": None,
         "change": None,
+        "n_reviewed": None,
     }
     path = store.write_file(
         tmp_path / "reports" / "2025-03" / "estimates.parquet", "estimates", [row]
