@@ -47,12 +47,13 @@ def deployments(
     The tagger's retraining is deployed only with a labelled `corpus` to train on.
 
     The nightly run's `date` is left out so each run screens the night before it. Settings go
-    in as parameters except the caller-hash key, which the served process reads itself.
+    in as parameters except the caller-hash key and the SMTP password, which the served process
+    reads itself (a deployment's parameters are stored by Prefect).
     """
     settings = settings or Settings()
     timezone = settings.timezone
     config = settings.model_dump(
-        mode="json", exclude={"caller_hash_key", "out_dir", "recordings_dir"}
+        mode="json", exclude={"caller_hash_key", "smtp_password", "out_dir", "recordings_dir"}
     )
     nightly = nightly_screening.to_deployment(
         name="nightly",

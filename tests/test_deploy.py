@@ -70,6 +70,7 @@ def test_deploy_registers_both_schedules(real_server) -> None:  # type: ignore[n
         f" Path({str(out)!r})))"
     )
     env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_HOME": str(tmp_path / "client")}
+    env["CALLQA_SMTP_PASSWORD"] = "relay-secret"  # read by the served process, never stored
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -85,3 +86,4 @@ def test_deploy_registers_both_schedules(real_server) -> None:  # type: ignore[n
     nightly = by_name["nightly"]["parameters"]
     assert nightly["out"] == str(out.resolve()) and "date" not in nightly
     assert "caller_hash_key" not in nightly["config"]
+    assert "smtp_password" not in nightly["config"] and "relay-secret" not in str(found)
