@@ -271,7 +271,7 @@ def _purge_expired(settings: Settings, night: date, run_id: str) -> list[Purged]
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     """Prefect's run logger inside a run (so the line is in the run's log), else the module's."""
     try:
-        return get_run_logger()  # type: ignore[return-value]
+        return get_run_logger()
     except MissingContextError:
         return logging.getLogger(__name__)
 
