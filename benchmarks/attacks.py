@@ -545,6 +545,16 @@ def run_attacks(target: Target) -> list[Attack]:
         missing = [h for h in needed if h not in headers]
         return bool(missing) or headers.get("cache-control") != "no-store", str(missing)
 
+    @attack("header")
+    def control_characters_in_the_user_name_and_path() -> tuple[bool, str]:
+        client = _client(base)
+        codes = [
+            _login(client, name, "wrong").status_code
+            for name in ("eve\x00", "eve\r\nlogin ok", "' OR 1=1 --")
+        ]
+        codes.append(lena.get("/calls/C1%00%0D%0Ax").status_code)
+        return any(c >= 500 for c in codes), str(codes)
+
     # Passwords and sign-in -----------------------------------------------------------------
     @attack("password")
     def admin_sets_a_common_password() -> tuple[bool, str]:

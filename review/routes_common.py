@@ -28,7 +28,18 @@ from review.sessions import (
     revoke_user,
     start_session,
 )
-from review.web import Viewer, audit, csrf_form, get_db, now, render, require, state, store
+from review.web import (
+    Viewer,
+    audit,
+    csrf_form,
+    get_db,
+    now,
+    printable,
+    render,
+    require,
+    state,
+    store,
+)
 
 __all__ = ["HOME", "router"]
 
@@ -77,7 +88,8 @@ def login(
     form: Annotated[FormData, Depends(csrf_form)],
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
-    name = str(form.get("name", "")).strip()[:100]
+    # No user name has a control character; PostgreSQL refuses NUL in any text it is sent.
+    name = printable(str(form.get("name", "")).strip(), 100)
     password = str(form.get("password", ""))[:1024]
     next_path = _safe_next(str(form.get("next", "/")))
     ip = state(request).client

@@ -37,6 +37,7 @@ __all__ = [
     "in_scope",
     "make_templates",
     "now",
+    "printable",
     "render",
     "require",
     "state",
@@ -221,15 +222,21 @@ def _insert_audit(
     db.execute(
         insert(AuditEntry).values(
             at=utcnow(),
-            user_name=user_name[:100],
+            user_name=printable(user_name, 100),
             role=role,
             action=action,
-            target=target[:300],
-            ip=state(request).client[:64],
-            detail=detail,
+            target=printable(target, 300),
+            ip=printable(state(request).client, 64),
+            detail=printable(detail, 2000),
         )
     )
     db.commit()
+
+
+def printable(text: str, limit: int) -> str:
+    """What an attacker typed, fit for the log: control characters (NUL, which PostgreSQL
+    refuses, and line breaks, which would forge entries in an export) shown as `?`."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def render(

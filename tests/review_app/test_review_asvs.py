@@ -454,6 +454,13 @@ def test_refusals_and_page_views_are_audited(env: Env) -> None:
     assert [e.target for e in _audit(env, "not_found")] == [
         f"/scrutiny/packs/{env.pack_id}/calls/77"
     ]
+    # What an attacker types reaches the log without control characters (PostgreSQL refuses
+    # NUL; a line break would forge a line in an export).
+    assert login(env.client(), "eve\x00\nadmin login ok", "wrong").status_code == 400
+    assert lena.get("/calls/C1%00%0Ax/audio").status_code == 404
+    logged = [e.target for e in _audit(env) if e.action in ("login_failed", "not_found")]
+    assert "eve??admin login ok" in logged and "/calls/C1" in logged[-1]
+    assert all(c.isprintable() for target in logged for c in target)
     for path in ("/queue", "/agents", "/agents/A101", "/dashboard", f"/dashboard/{b.month}/report"):
         assert lena.get(path).status_code == 200
     actions = [e.action for e in _audit(env) if e.user_name == "lena"]
