@@ -135,6 +135,8 @@ class Featuriser:
 
     def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Hashed word 1-2 gram counts, one row per text."""
+        if not texts:  # the hasher cannot take an empty batch
+            return sp.csr_matrix((0, HASH_FEATURES), dtype=np.float64)
         return self._hasher.transform(self._analyse(t) for t in texts).tocsr()
 
     def tfidf(self, counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
@@ -198,8 +200,9 @@ class Featuriser:
     def turn_grams(self, view: CallView) -> list[tuple[list[str], np.ndarray]]:
         """Each turn's distinct word 1-2 grams and their columns, worked out once per call."""
         per_turn = [sorted(set(self._analyse(text))) for text in view.texts]
+        flat = [[g] for grams in per_turn for g in grams]
         # One gram per row through the very hasher the features use, so the columns agree.
-        columns = self._hasher.transform([[g] for grams in per_turn for g in grams]).indices
+        columns = self._hasher.transform(flat).indices if flat else np.zeros(0, np.int32)
         out, start = [], 0
         for grams, speaker in zip(per_turn, view.speakers, strict=True):
             offset = self.n_dense + (HASH_FEATURES if speaker == "agent" else 0)

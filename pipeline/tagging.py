@@ -1140,6 +1140,8 @@ def apply_model(
     pairs: Sequence[tuple[Tags, CallView]], model: TaggerModel, featuriser: Featuriser
 ) -> list[Tags]:
     """The learned layer's tags for calls already through the rules (`rule_views`)."""
+    if not pairs:
+        return []
     learned = (model, featuriser)
     views = [view for _, view in pairs]
     embeddings = featuriser.turn_embeddings(views)

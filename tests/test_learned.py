@@ -110,3 +110,14 @@ def test_a_damaged_model_is_a_clear_error(tmp_path: Path) -> None:
     (folder / "weights.npz").write_bytes(b"not a zip file")
     with pytest.raises(CallQAError, match="callqa train"):
         load_model(folder)
+
+
+def test_a_call_with_no_words_and_no_calls_at_all(nlp) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.tagging import TextTurn
+
+    assert tag_many([], nlp) == []
+    (silent,) = tag_many([[TextTurn("agent", ""), TextTurn("caller", "...")]], nlp)
+    (empty,) = tag_many([[]], nlp)
+    for tags in (silent, empty):
+        assert tags.primary_reason and not tags.avoidable
+        assert all(0.0 <= p <= 1.0 for p in tags.probabilities.values())
