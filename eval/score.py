@@ -31,7 +31,6 @@ from pipeline.evaluation import GOALS, Figure, score  # noqa: E402
 from pipeline.learned import MODEL_DIRNAME, load_embedder, load_model  # noqa: E402
 from pipeline.tagging import (  # noqa: E402
     DEFAULT_MODELS_DIR,
-    QA_CHECKS,
     Tags,
     TextTurn,
     apply_model,
@@ -52,30 +51,18 @@ def corpus_calls() -> list[LabelledCall]:
 def sample_calls() -> list[LabelledCall]:
     from pipeline.sampledata import load_scripts
 
-    out = []
-    for call in load_scripts(ROOT / "sample_data" / "scripts"):
-        if call.labels is None:
-            continue
-        labels = call.labels
-        out.append(
-            LabelledCall(
-                call.name,
-                "sample_data",
-                "sample_data",
-                "clean",
-                tuple(TextTurn(t.speaker, t.text) for t in call.turns),
-                {
-                    "contact_reasons": labels.contact_reasons,
-                    "primary_reason": labels.primary_reason,
-                    "avoidable": labels.avoidable,
-                    "avoidable_category": labels.avoidable_category,
-                    "complaint": labels.complaint,
-                    "transferred": labels.transferred,
-                    "qa": {check: getattr(labels.qa, check) for check in QA_CHECKS},
-                },
-            )
+    return [
+        LabelledCall(
+            call.name,
+            "sample_data",
+            "sample_data",
+            "clean",
+            tuple(TextTurn(t.speaker, t.text) for t in call.turns),
+            call.labels.tag_labels(),
         )
-    return out
+        for call in load_scripts(ROOT / "sample_data" / "scripts")
+        if call.labels is not None
+    ]
 
 
 def reliability(

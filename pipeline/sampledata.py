@@ -12,6 +12,7 @@ only when audio is rendered, so reading scripts needs neither.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import zlib
@@ -136,6 +137,18 @@ class ScriptLabels:
     qa: QALabels
     pii: list[PIILabel]
     repeat_caller: bool
+
+    def tag_labels(self) -> dict[str, Any]:
+        """The `callqa tag` fields a reviewer labels, as the corpus writes them."""
+        return {
+            "contact_reasons": list(self.contact_reasons),
+            "primary_reason": self.primary_reason,
+            "avoidable": self.avoidable,
+            "avoidable_category": self.avoidable_category,
+            "complaint": self.complaint,
+            "transferred": self.transferred,
+            "qa": dataclasses.asdict(self.qa),
+        }
 
 
 @dataclass(frozen=True)

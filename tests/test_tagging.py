@@ -94,18 +94,7 @@ def test_every_reason_category_and_check_is_triggered_by_a_sample_call(sample_ta
 
 def test_tags_match_the_sample_labels(sample_tags):  # type: ignore[no-untyped-def]
     """The tagging goals, on the sample calls' scripts (a set the model never trained on)."""
-    labels = [
-        {
-            "contact_reasons": c.labels.contact_reasons,
-            "primary_reason": c.labels.primary_reason,
-            "avoidable": c.labels.avoidable,
-            "avoidable_category": c.labels.avoidable_category,
-            "complaint": c.labels.complaint,
-            "transferred": c.labels.transferred,
-            "qa": {check: getattr(c.labels.qa, check) for check in QA_CHECKS},
-        }
-        for c, _ in sample_tags
-    ]
+    labels = [c.labels.tag_labels() for c, _ in sample_tags]
     figures = score(labels, [t for _, t in sample_tags])
     below = {
         k: f.value for k, f in figures.items() if f.n and f.value < SAMPLE_GOALS.get(k, GOALS[k])
