@@ -130,7 +130,7 @@ QA_CHECKS = ("greeting", "agent_named", "id_check", "anything_else_offered", "cl
 _FLAGS = ("complaint", "transferred")
 #: Yes/no tags a quality lead reviews; one within this margin of its threshold is uncertain.
 REVIEWED_TAGS = ("avoidable", *_FLAGS, *(f"qa:{check}" for check in QA_CHECKS))
-UNCERTAIN_MARGIN = 0.15
+UNCERTAIN_MARGIN = 0.1
 _SPEAKERS = frozenset({"agent", "caller"})
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -1227,7 +1227,9 @@ def _decide(
         uncertain=[
             tag
             for tag in (*REVIEWED_TAGS, f"primary_reason:{primary}")
-            if tag in probabilities and abs(probabilities[tag] - threshold[tag]) < UNCERTAIN_MARGIN
+            if tag in probabilities
+            and not rule_decides.get(tag)
+            and abs(probabilities[tag] - threshold[tag]) < UNCERTAIN_MARGIN
         ],
         tagger_version=model.version,
     )

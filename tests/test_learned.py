@@ -121,3 +121,19 @@ def test_a_call_with_no_words_and_no_calls_at_all(nlp) -> None:  # type: ignore[
     for tags in (silent, empty):
         assert tags.primary_reason and not tags.avoidable
         assert all(0.0 <= p <= 1.0 for p in tags.probabilities.values())
+
+
+def test_uncertain_tags_are_the_model_decided_ones_near_their_threshold(dev_tags) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.tagging import REVIEWED_TAGS, UNCERTAIN_MARGIN
+
+    model = load_model(DEFAULT_MODELS_DIR / MODEL_DIRNAME)
+    assert model is not None
+    threshold = dict(zip(model.targets, model.thresholds.tolist(), strict=True))
+    decides = dict(zip(model.targets, model.rule_decides.tolist(), strict=True))
+    flagged = 0
+    for tags in dev_tags:
+        for tag in REVIEWED_TAGS:
+            near = abs(tags.probabilities[tag] - threshold[tag]) < UNCERTAIN_MARGIN
+            assert (tag in tags.uncertain) == (near and not decides[tag])
+        flagged += bool(tags.uncertain)
+    assert 0 < flagged < len(dev_tags)
