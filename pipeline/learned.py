@@ -162,7 +162,12 @@ class Featuriser:
     def turn_embeddings(self, views: Sequence[CallView]) -> list[np.ndarray]:
         """Each call's turns embedded, unit length, (turns, dim)."""
         texts = [t or " " for v in views for t in v.texts]
-        flat = self.embedder.embed(texts, norm=True) if texts else np.zeros((0, 1))
+        flat = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
+        if texts:
+            # Shortest first: each batch is padded to its longest text, so like lengths
+            # together waste least (the pooled vectors are the same bit for bit).
+            order = np.argsort([len(t) for t in texts], kind="stable")
+            flat[order] = self.embedder.embed([texts[i] for i in order], norm=True, batch_size=256)
         out, start = [], 0
         for v in views:
             out.append(np.asarray(flat[start : start + len(v.texts)], dtype=np.float32))
