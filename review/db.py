@@ -7,6 +7,9 @@ ORM classes here describe what the migrations build and never create tables them
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +26,14 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 __all__ = [
     "ROLES",
@@ -43,6 +53,7 @@ __all__ = [
     "make_sessionmaker",
     "migrate",
     "utcnow",
+    "write_turn",
 ]
 
 #: The three roles; what each may do is decided in review/auth.py.
@@ -174,6 +185,27 @@ class LoginThrottle(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     next_allowed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+_SQLITE_WRITES = threading.Lock()
+
+
+@contextmanager
+def write_turn(db: Session) -> Iterator[None]:
+    """Hold this process's SQLite write turn for a short write and its commit.
+
+    SQLite lets one writer in at a time and makes the others sleep in growing steps (its busy
+    handler), which under load turns a few page views writing at once into seconds-long
+    tails; threads taking turns on a lock wake as soon as the writer is done. The connection
+    is taken first: waiting for a pooled connection while holding the turn would deadlock
+    with threads that hold connections and wait for the turn. PostgreSQL needs no turn.
+    """
+    db.connection()
+    if db.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITES:
+        yield
 
 
 def default_db_url(out_dir: Path) -> str:

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from review.db import Listen, LoginThrottle, User, UserSession, utcnow
+from review.db import Listen, LoginThrottle, User, UserSession, utcnow, write_turn
 
 __all__ = [
     "ABSOLUTE",
@@ -139,8 +139,11 @@ def load_session(db: Session, raw: str | None, now: datetime) -> LiveSession | N
         db.commit()
         return None
     if now - seen > _TOUCH_EVERY:
-        db.execute(update(UserSession).where(UserSession.id_hash == key).values(last_seen_at=now))
-        db.commit()
+        with write_turn(db):
+            db.execute(
+                update(UserSession).where(UserSession.id_hash == key).values(last_seen_at=now)
+            )
+            db.commit()
     return LiveSession(key, csrf, user_id, name, role, scope or "")
 
 
@@ -169,20 +172,21 @@ def issue_listen(
     db: Session, session_hash: str, user_id: int, call_id: str, pack_id: int | None, now: datetime
 ) -> str:
     """A token for one listen of one call's audio by this session."""
-    db.execute(delete(Listen).where(Listen.expires_at < now - timedelta(days=1)))
     raw = secrets.token_urlsafe(24)
-    db.add(
-        Listen(
-            token_hash=id_hash(raw),
-            session_hash=session_hash,
-            user_id=user_id,
-            call_id=call_id,
-            pack_id=pack_id,
-            created_at=now,
-            expires_at=now + LISTEN_TTL,
+    with write_turn(db):
+        db.execute(delete(Listen).where(Listen.expires_at < now - timedelta(days=1)))
+        db.add(
+            Listen(
+                token_hash=id_hash(raw),
+                session_hash=session_hash,
+                user_id=user_id,
+                call_id=call_id,
+                pack_id=pack_id,
+                created_at=now,
+                expires_at=now + LISTEN_TTL,
+            )
         )
-    )
-    db.commit()
+        db.commit()
     return raw
 
 
@@ -210,16 +214,17 @@ def use_listen(
         or _aware(listen.expires_at) < now
     ):
         return None
-    first = db.execute(
-        update(Listen)
-        .where(Listen.token_hash == key, Listen.first_used_at.is_(None))
-        .values(first_used_at=now, expires_at=now + LISTEN_TTL)
-    ).rowcount
-    if not first and _aware(listen.expires_at) - now < LISTEN_TTL - _TOUCH_EVERY:
-        db.execute(
-            update(Listen).where(Listen.token_hash == key).values(expires_at=now + LISTEN_TTL)
-        )
-    db.commit()
+    with write_turn(db):
+        first = db.execute(
+            update(Listen)
+            .where(Listen.token_hash == key, Listen.first_used_at.is_(None))
+            .values(first_used_at=now, expires_at=now + LISTEN_TTL)
+        ).rowcount
+        if not first and _aware(listen.expires_at) - now < LISTEN_TTL - _TOUCH_EVERY:
+            db.execute(
+                update(Listen).where(Listen.token_hash == key).values(expires_at=now + LISTEN_TTL)
+            )
+        db.commit()
     return first == 1
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +18,7 @@ from starlette.datastructures import FormData
 
 from review import labels
 from review.data import OutputStore
-from review.db import AuditEntry, utcnow
+from review.db import AuditEntry, utcnow, write_turn
 from review.security import RequestState, check_csrf
 from review.sessions import LiveSession, load_session
 
@@ -202,18 +200,9 @@ def audit(
 ) -> None:
     """Record one audited event and commit it at once (it must survive a later error)."""
     # A Core INSERT: page views are audited on every request, and the ORM's unit of work
-    # would cost more than the row. On SQLite the threads of this process take turns here:
-    # SQLite's own busy handler makes a waiting writer sleep in growing steps, which under
-    # load turns two page views at once into a tail of slow answers.
-    # The connection is taken first: a commit hands it back to the pool, and waiting for one
-    # while holding the lock would deadlock with the threads that hold them and want the lock.
-    db.connection()
-    lock = _SQLITE_WRITES if db.get_bind().dialect.name == "sqlite" else nullcontext()
-    with lock:
+    # would cost more than the row.
+    with write_turn(db):
         _insert_audit(db, request, user_name, role, action, target, detail)
-
-
-_SQLITE_WRITES = threading.Lock()
 
 
 def _insert_audit(
