@@ -261,6 +261,12 @@ def call_page(
     restricted = view == "restricted"
     data = store(request)
     turns = data.transcript(call_id, str(row["call_date"]), restricted=restricted)
+    evidence = _evidence(row)
+    history = list(
+        db.scalars(select(Review).where(Review.call_id == call_id).order_by(Review.id.desc()))
+    )
+    # Audited after the last read, before anything is shown: one database connection per
+    # page (a commit hands it back, and taking another costs a round trip under load).
     audit(
         db,
         request,
@@ -268,10 +274,6 @@ def call_page(
         viewer.role,
         "view_restricted" if restricted else "view_call",
         call_id,
-    )
-    evidence = _evidence(row)
-    history = list(
-        db.scalars(select(Review).where(Review.call_id == call_id).order_by(Review.id.desc()))
     )
     latest = history[0] if history else None
     verdicts = {t.tag: t.agree for t in latest.tags} if latest else {}
