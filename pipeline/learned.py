@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,14 +254,17 @@ class Featuriser:
 
 
 def _window(text: str, gram: str) -> str:
-    """Up to _EVIDENCE_WORDS words of `text` around `gram` (its start when absent)."""
-    words = text.split()
+    """Up to _EVIDENCE_WORDS words of `text` around `gram` (its start when absent), cut from
+    `text` as it is, so the review page can find and highlight them in the turn."""
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    if not spans:
+        return text
     target = gram.split()
-    bare = [w.strip(".,!?;:'\"()").lower() for w in words]
+    bare = [text[a:b].strip(".,!?;:'\"()").lower() for a, b in spans]
     at = next((i for i in range(len(bare)) if target and bare[i : i + len(target)] == target), 0)
-    start = max(0, min(at - _EVIDENCE_WORDS // 3, len(words) - _EVIDENCE_WORDS))
-    piece = " ".join(words[start : start + _EVIDENCE_WORDS])
-    return ("… " if start else "") + piece + (" …" if start + _EVIDENCE_WORDS < len(words) else "")
+    first = max(0, min(at - _EVIDENCE_WORDS // 3, len(spans) - _EVIDENCE_WORDS))
+    last = min(len(spans), first + _EVIDENCE_WORDS) - 1
+    return text[spans[first][0] : spans[last][1]]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def _turn(call_id: str, text: str) -> dict[str, object]:
         "confidence": 0.9,
         "words": [],
         "pii": [],
+        "speaker_confidence": 1.0,
     }
 
 

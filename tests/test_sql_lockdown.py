@@ -65,6 +65,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "confidence": 0.9,
                 "words": [],
                 "pii": [],
+                "speaker_confidence": 1.0,
             }
         ],
     )
