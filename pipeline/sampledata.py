@@ -12,7 +12,6 @@ only when audio is rendered, so reading scripts needs neither.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import shutil
 import zlib
@@ -34,7 +33,7 @@ from scipy import signal
 from pipeline.calls import CALL_LOG_COLUMNS
 from pipeline.errors import AudioError, CallQAError
 from pipeline.redact import PII_TYPES
-from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS
+from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS, label_fields
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -140,15 +139,7 @@ class ScriptLabels:
 
     def tag_labels(self) -> dict[str, Any]:
         """The `callqa tag` fields a reviewer labels, as the corpus writes them."""
-        return {
-            "contact_reasons": list(self.contact_reasons),
-            "primary_reason": self.primary_reason,
-            "avoidable": self.avoidable,
-            "avoidable_category": self.avoidable_category,
-            "complaint": self.complaint,
-            "transferred": self.transferred,
-            "qa": dataclasses.asdict(self.qa),
-        }
+        return label_fields(self)
 
 
 @dataclass(frozen=True)

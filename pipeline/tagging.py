@@ -74,6 +74,7 @@ __all__ = [
     "TextTurn",
     "TurnText",
     "apply_model",
+    "label_fields",
     "load_pipeline",
     "load_qa_weights",
     "qa_score",
@@ -197,6 +198,31 @@ class RedactedTurn:
     text: str
 
 
+class _Labelled(Protocol):
+    """The tag fields a reviewer labels: `Tags`, and sample_data's script labels."""
+
+    contact_reasons: list[str]
+    primary_reason: str
+    avoidable: bool
+    avoidable_category: str | None
+    complaint: bool
+    transferred: bool
+    qa: Any
+
+
+def label_fields(labelled: _Labelled) -> dict[str, Any]:
+    """The `callqa tag` fields a reviewer labels, in DESIGN.md's order."""
+    return {
+        "contact_reasons": list(labelled.contact_reasons),
+        "primary_reason": labelled.primary_reason,
+        "avoidable": labelled.avoidable,
+        "avoidable_category": labelled.avoidable_category,
+        "complaint": labelled.complaint,
+        "transferred": labelled.transferred,
+        "qa": {check: getattr(labelled.qa, check) for check in QA_CHECKS},
+    }
+
+
 @dataclass
 class Tags:
     contact_reasons: list[str]
@@ -221,13 +247,7 @@ class Tags:
         """The `callqa tag` object of DESIGN.md, `id` passed through."""
         return {
             "id": id,
-            "contact_reasons": list(self.contact_reasons),
-            "primary_reason": self.primary_reason,
-            "avoidable": self.avoidable,
-            "avoidable_category": self.avoidable_category,
-            "complaint": self.complaint,
-            "transferred": self.transferred,
-            "qa": {check: getattr(self.qa, check) for check in QA_CHECKS},
+            **label_fields(self),
             "vulnerability": list(self.vulnerability),
             "safeguarding": self.safeguarding,
             "probabilities": {tag: round(p, 4) for tag, p in self.probabilities.items()},
