@@ -24,12 +24,12 @@ import os
 import platform
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -39,16 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT / "tests" / "review_app"))
 
+import pgserver  # noqa: E402
 from builder import AGENTS, QUEUES, build_output  # noqa: E402
 
 PASSWORD = "plum tractor gallery 0123"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start_server(
@@ -61,59 +55,6 @@ def _start_server(
         "log_level='warning', proxy_headers=False)"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-
-
-def _start_postgres(tmp: Path) -> tuple[str, list[str]]:
-    """A throwaway PostgreSQL server (as the `postgres` user when run as root): its URL and
-    the command that stops it."""
-    as_pg: list[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    tmp.mkdir(parents=True, exist_ok=True)
-    if as_pg:
-        import shutil
-
-        shutil.chown(tmp, "postgres", "postgres")
-    data = tmp / "data"
-    port = _free_port()
-    subprocess.run(
-        [
-            *as_pg,
-            str(PG_BIN / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    subprocess.run(
-        [
-            *as_pg,
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(tmp / "log"),
-            "-w",
-            "-o",
-            opts,
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    import psycopg
-
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as c:
-        c.execute("CREATE DATABASE bench")
-    stop = [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench", stop
 
 
 async def _wait_ready(base: str, deadline_s: float = 60) -> None:
@@ -190,20 +131,31 @@ def _summary(rows: list[tuple[float, int]], seconds: float) -> dict[str, float |
 
 
 async def _run(args: argparse.Namespace, database: str) -> dict[str, object]:
-    from review.users import add_user
-
     work = Path(tempfile.mkdtemp(prefix="callqa-bench-"))
     built = build_output(work, n_calls=args.calls, days=31, seed=11, audio=False)
-    stop_pg: list[str] = []
     if args.db:
-        db_url = args.db
-    elif database == "postgresql":
-        # Its own temporary folder: the `postgres` user cannot enter `work` (mode 0700).
-        db_url, stop_pg = _start_postgres(Path(tempfile.mkdtemp(prefix="callqa-bench-pg-")))
-    else:
-        db_url = f"sqlite:///{work / 'review.sqlite'}"
+        return await _measure(args, built, work, args.db)
+    if database == "sqlite":
+        return await _measure(args, built, work, f"sqlite:///{work / 'review.sqlite'}")
+    import psycopg
+
+    # Its own temporary folder: the `postgres` user cannot enter `work` (mode 0700). Durable,
+    # as a council's server is: fsync stays on.
+    folder = Path(tempfile.mkdtemp(prefix="callqa-bench-pg-"))
+    with pgserver.throwaway_postgres(folder, durable=True) as base:
+        plain = base.replace("+psycopg", "")
+        with psycopg.connect(f"{plain}/postgres", autocommit=True) as c:
+            c.execute("CREATE DATABASE bench")
+        return await _measure(args, built, work, f"{base}/bench")
+
+
+async def _measure(
+    args: argparse.Namespace, built: Any, work: Path, db_url: str
+) -> dict[str, object]:
+    from review.users import add_user
+
     add_user(db_url, "bench", "quality_lead", PASSWORD)
-    port = _free_port()
+    port = pgserver.free_port()
     server = _start_server(built.out_dir, built.recordings_dir, db_url, port, work / "state")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -242,8 +194,6 @@ async def _run(args: argparse.Namespace, database: str) -> dict[str, object]:
     finally:
         server.terminate()
         server.wait(10)
-        if stop_pg:
-            subprocess.run(stop_pg, capture_output=True)
     by_kind = {
         kind: _summary([(t, s) for k, t, s in results if k == kind], elapsed)
         for kind in sorted({k for k, _, _ in results})
@@ -276,7 +226,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--calls", type=int, default=3000)
-    default_dbs = "sqlite,postgresql" if (PG_BIN / "initdb").exists() else "sqlite"
+    default_dbs = "sqlite,postgresql" if pgserver.installed() else "sqlite"
     parser.add_argument(
         "--databases", default=default_dbs, help="comma-separated: sqlite, postgresql"
     )

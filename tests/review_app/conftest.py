@@ -7,10 +7,6 @@ session, with a fresh database per test.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -21,72 +17,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import pgserver
 from builder import BuiltOutput, build_output
 from review_helpers import Env, make_env
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str | None]:
     """A throwaway PostgreSQL server (base URL without database), or None when not installed."""
-    if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None:
+    if not pgserver.installed():
         yield None
         return
-    tmp = Path(tempfile.mkdtemp(prefix="callqa-pg-"))
-    port = _free_port()
-    as_pg: list[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_pg:
-        shutil.chown(tmp, "postgres", "postgres")
-    data = tmp / "data"
-    subprocess.run(
-        [
-            *as_pg,
-            str(PG_BIN / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(
-        [
-            *as_pg,
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(tmp / "log"),
-            "-w",
-            "-o",
-            opts,
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
+    with pgserver.throwaway_postgres(Path(tempfile.mkdtemp(prefix="callqa-pg-"))) as base:
+        yield base
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
