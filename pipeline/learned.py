@@ -17,6 +17,7 @@ reliability curve). The model is plain arrays (`weights.npz`, no pickle) and a J
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -283,6 +284,19 @@ class TaggerModel:
     bias: np.ndarray  # (targets,)
     platt_a: np.ndarray  # p = 1 / (1 + exp(a * score + b)), as scikit-learn's calibration
     platt_b: np.ndarray
+
+    # Looked up for every tag of every call: built once per model, not per call.
+    @functools.cached_property
+    def row(self) -> dict[str, int]:
+        return {target: i for i, target in enumerate(self.targets)}
+
+    @functools.cached_property
+    def threshold(self) -> dict[str, float]:
+        return dict(zip(self.targets, self.thresholds.tolist(), strict=True))
+
+    @functools.cached_property
+    def decided_by_rule(self) -> frozenset[str]:
+        return frozenset(t for t, r in zip(self.targets, self.rule_decides, strict=True) if r)
 
     def featuriser(self, embedder: WordLlama) -> Featuriser:
         return Featuriser(self.dense_names, self.idf, embedder)

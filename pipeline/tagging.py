@@ -1186,12 +1186,11 @@ def _decide(
     A tag the model gives that no rule found gets the turn and words that raised its score most.
     """
     model, featuriser = learned
-    threshold = dict(zip(model.targets, model.thresholds.tolist(), strict=True))
-    rule_decides = dict(zip(model.targets, model.rule_decides.tolist(), strict=True))
+    threshold = model.threshold
     by_rules = set(_rule_decisions(rules))
 
     def given(tag: str) -> bool:
-        if rule_decides.get(tag):
+        if tag in model.decided_by_rule:
             return tag in by_rules
         return tag in probabilities and probabilities[tag] >= threshold[tag]
 
@@ -1219,14 +1218,13 @@ def _decide(
     }
     evidence = [e for e in rules.evidence if e.tag in decided]
     redacted = [t.text for t in rules.redacted_turns]
-    row = {t: i for i, t in enumerate(model.targets)}
     missing = sorted(decided - {e.tag for e in evidence})
     grams = featuriser.turn_grams(view) if missing else []
     for tag in missing:
         target = "avoidable" if tag.startswith("avoidable_category:") else tag
-        if target in row:
+        if target in model.row:
             found = featuriser.evidence(
-                view, embeddings, grams, model.weights[row[target]], model.scale, redacted
+                view, embeddings, grams, model.weights[model.row[target]], model.scale, redacted
             )
             if found is not None:
                 evidence.append(Evidence(tag, found[0], found[1], f"model:{model.version}"))
@@ -1248,7 +1246,7 @@ def _decide(
             tag
             for tag in (*REVIEWED_TAGS, f"primary_reason:{primary}")
             if tag in probabilities
-            and not rule_decides.get(tag)
+            and tag not in model.decided_by_rule
             and abs(probabilities[tag] - threshold[tag]) < UNCERTAIN_MARGIN
         ],
         tagger_version=model.version,
