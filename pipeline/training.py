@@ -39,7 +39,7 @@ from pipeline.learned import (
     load_embedder,
     load_model,
 )
-from pipeline.reviews import labels_from_review
+from pipeline.reviews import reviewed_labels
 from pipeline.tagging import (
     AVOIDABLE_CATEGORIES,
     CONTACT_REASONS,
@@ -49,6 +49,7 @@ from pipeline.tagging import (
     VULNERABILITIES,
     Tags,
     TextTurn,
+    apply_model,
     load_pipeline,
     rule_views,
 )
@@ -182,16 +183,19 @@ def _threshold(target: str) -> float:
     return THRESHOLDS.get(target, 0.5)
 
 
+_FAMILIES = {
+    "contact_reasons": "reasons",
+    "primary_reason": "reasons",
+    "transferred": "transferred",
+    "qa": "qa",
+    "vulnerability": "vulnerability",
+    "safeguarding": "vulnerability",
+}
+
+
 def _family(target: str) -> str:
     """Which features a tag's model may read."""
-    kind = target.split(":")[0]
-    if kind in ("contact_reasons", "primary_reason"):
-        return "reasons"
-    if kind == "transferred":
-        return "transferred"
-    if kind in ("qa", "vulnerability", "safeguarding"):
-        return kind if kind == "qa" else "vulnerability"
-    return "all"
+    return _FAMILIES.get(target.split(":")[0], "all")
 
 
 def _family_columns(featuriser: Featuriser) -> dict[str, np.ndarray]:
@@ -343,14 +347,10 @@ def reviewed_calls(out_dir: Path) -> list[LabelledCall]:
     The text is the unredacted transcript (restricted/) where it is still kept, as the tagger
     reads it; else the redacted one. A call with neither is left out.
     """
-    path = out_dir / "reviews" / "reviews.parquet"
-    if not path.exists():
+    labelled = reviewed_labels(out_dir)
+    if not labelled:
         return []
-    reviews = pd.read_parquet(path)
-    reviews = reviews[reviews["reviewed"]]
-    if reviews.empty:
-        return []
-    ids = sorted(set(reviews["call_id"]))
+    ids = sorted(labelled)
     turns: dict[str, tuple[TextTurn, ...]] = {}
     for folder in ("restricted", "transcripts"):
         if not (out_dir / folder).exists():
@@ -368,14 +368,11 @@ def reviewed_calls(out_dir: Path) -> list[LabelledCall]:
                     for s, t in zip(group["speaker"], group["text"], strict=True)
                 ),
             )
-    calls = []
-    for call_id, rows in reviews.groupby("call_id", sort=True):
-        labels = labels_from_review(rows)
-        if str(call_id) in turns and labels:
-            calls.append(
-                LabelledCall(str(call_id), "train", "review", "asr", turns[str(call_id)], labels)
-            )
-    return calls
+    return [
+        LabelledCall(call_id, "train", "review", "asr", turns[call_id], labels)
+        for call_id, labels in labelled.items()
+        if call_id in turns
+    ]
 
 
 @dataclass(frozen=True)
@@ -388,8 +385,6 @@ class TrainingResult:
 
 
 def _predict(pairs: Sequence[tuple[Tags, CallView]], model: TaggerModel | None) -> list[Tags]:
-    from pipeline.tagging import apply_model
-
     if model is None:
         return [tags for tags, _ in pairs]
     return apply_model(pairs, model, model.featuriser(load_embedder()))
@@ -465,8 +460,8 @@ def train_and_promote(
 
     The candidate and its card (`card.md`) are written to `candidates_dir/<version>/`; when
     promoted they replace `models_dir/tagger/`. Rule packs are read from `models_dir`, so a
-    rule-pack edit is scored the same way: the current model is scored with the packs it was
-    trained with only as they are now, and the card says which packs each used.
+    rule-pack edit is scored the same way: both models are scored on dev with the packs as
+    they are now, and the card records the packs' hash.
     """
     models_dir = Path(models_dir)
     candidates_dir = Path(candidates_dir or models_dir / "candidates")
