@@ -9,7 +9,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from scripted import sampled_call
 
 from flows.nightly import _notify_safeguarding, _safeguarding_mail
 from pipeline import store
@@ -29,7 +30,6 @@ from pipeline.report import NightSummary
 from pipeline.sampledata import ScriptedCall, load_scripts
 from pipeline.scorecard import (
     FLAG_NAMES,
-    SampledCall,
     Thresholds,
     build_scorecard,
     restricted_rows,
@@ -63,27 +63,6 @@ DISCLOSURE = (
 def _scripts_with_pii() -> list[ScriptedCall]:
     found = [s for s in load_scripts(SCRIPTS) if s.labels is not None and s.labels.pii]
     return sorted(found, key=lambda s: s.call_id)[:3]
-
-
-def _call(script: ScriptedCall) -> SampledCall:
-    return SampledCall(
-        call_id=script.call_id,
-        call_date=NIGHT,
-        started_at=datetime(2025, 3, 31, 9, tzinfo=UTC),
-        agent_id=script.agent_id,
-        team=script.team,
-        queue=script.queue,
-        duration_s=60.0,
-        direction="inbound",
-        recording=script.recording,
-        channel_layout=script.layout,
-        sample_kind="random",
-        stratum=script.queue,
-        inclusion_prob=0.25,
-        weight=4.0,
-        repeat_caller=False,
-        prior_calls_window=0,
-    )
 
 
 def _transcript(script: ScriptedCall, extra: list[tuple[str, str]], status: str = "ok") -> Any:
@@ -159,7 +138,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Scripted
             script, transcript, ["child_at_risk", "health_or_disability"] if at_risk else []
         )
         card = build_scorecard(
-            _call(script),
+            sampled_call(script),
             transcript,
             tags,
             qa_weights=load_qa_weights(),
@@ -273,7 +252,7 @@ def test_safeguarding_is_flagged_even_when_the_recording_is_faulty() -> None:
     script = _scripts_with_pii()[0]
     transcript = _transcript(script, [("caller", DISCLOSURE)], status="recording_fault")
     card = build_scorecard(
-        _call(script),
+        sampled_call(script),
         transcript,
         _tags(script, transcript, ["risk_to_life"]),
         qa_weights=load_qa_weights(),
@@ -283,7 +262,7 @@ def test_safeguarding_is_flagged_even_when_the_recording_is_faulty() -> None:
     assert "safeguarding" in card.flags and card.needs_review
     # A vulnerability that is not a safeguarding one is a column, not a review flag.
     quiet = build_scorecard(
-        _call(script),
+        sampled_call(script),
         _transcript(script, []),
         _tags(script, _transcript(script, []), ["bereavement"]),
         qa_weights=load_qa_weights(),

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from scripted import sampled_call
 
 from pipeline import store
 from pipeline.audio import AudioMetrics
 from pipeline.sampledata import ScriptedCall, load_scripts
 from pipeline.scorecard import (
     FLAG_NAMES,
-    SampledCall,
     Scorecard,
     Thresholds,
     build_scorecard,
@@ -29,27 +28,6 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "sample_data" / "scripts"
 
 def _spoken_scripts() -> list[ScriptedCall]:
     return [s for s in load_scripts(SCRIPTS) if s.labels is not None and s.turns]
-
-
-def _call(script: ScriptedCall, *, repeat: bool) -> SampledCall:
-    return SampledCall(
-        call_id=script.call_id,
-        call_date=date(2025, 3, 31),
-        started_at=datetime(2025, 3, 31, 9, tzinfo=UTC),
-        agent_id=script.agent_id,
-        team=script.team,
-        queue=script.queue,
-        duration_s=60.0,
-        direction="inbound",
-        recording=script.recording,
-        channel_layout=script.layout,
-        sample_kind="random",
-        stratum=script.queue,
-        inclusion_prob=0.25,
-        weight=4.0,
-        repeat_caller=repeat,
-        prior_calls_window=int(repeat),
-    )
 
 
 def _transcript(script: ScriptedCall, *, confidence: float, metrics: AudioMetrics) -> Transcript:
@@ -114,7 +92,7 @@ def test_scorecard_follows_the_labels(script: ScriptedCall, tmp_path: Path) -> N
     assert labels is not None
     weights = load_qa_weights()
     card = build_scorecard(
-        _call(script, repeat=labels.repeat_caller),
+        sampled_call(script, repeat=labels.repeat_caller),
         _transcript(script, confidence=0.9, metrics=_QUIET),
         _tags(script),
         qa_weights=weights,
@@ -153,7 +131,7 @@ def test_measurement_flags_and_perfect_call() -> None:
         and not s.labels.repeat_caller
     )  # type: ignore[union-attr]
     tags = _tags(script)
-    call = _call(script, repeat=False)
+    call = sampled_call(script, repeat=False)
     clean = build_scorecard(
         call,
         _transcript(script, confidence=0.9, metrics=_QUIET),
@@ -204,7 +182,7 @@ def test_real_tagger_evidence_is_stored_redacted(nlp, tmp_path: Path) -> None:  
     transcript = _transcript(script, confidence=0.9, metrics=_QUIET)
     tags = tag_transcript(transcript.turns, nlp)
     card = build_scorecard(
-        _call(script, repeat=False),
+        sampled_call(script, repeat=False),
         transcript,
         tags,
         qa_weights=load_qa_weights(),
