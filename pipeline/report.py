@@ -409,7 +409,8 @@ def monthly_estimates(
     rows: list[dict[str, object]] = []
     if not design.empty:
         groups = _group_columns(design)
-        for metric, values in _metrics(design).items():
+        metrics = _metrics(design)
+        for metric, values in metrics.items():
             for domain in groups.values():
                 for found in weighted_proportions(
                     values,
@@ -419,7 +420,8 @@ def monthly_estimates(
                     alpha=alpha,
                 ):
                     rows.append({"metric": metric, **_row(found)})
-        rows.extend(_corrected_rows(design, rows, reviews or {}, alpha))
+        call_ids = design["call_id"].astype(str).to_numpy()
+        rows.extend(_corrected_rows(call_ids, metrics, rows, reviews or {}, alpha))
         rows.extend(_mean_rows(design, alpha))
     rows.extend(_census_rows(census))
     frame = pd.DataFrame(rows, columns=[*store.ESTIMATES.columns[:8], "n_reviewed"])
@@ -523,19 +525,20 @@ def _review_truth(metric: str, labels: Mapping[str, Any]) -> bool | None:
 
 
 def _corrected_rows(
-    design: pd.DataFrame,
+    call_ids: np.ndarray,
+    metrics: Mapping[str, np.ndarray],
     rows: Sequence[Mapping[str, object]],
     reviews: Mapping[str, Mapping[str, Any]],
     alpha: float,
 ) -> list[dict[str, object]]:
-    """Each whole-month rate corrected for the tagger's errors on the reviewed random calls."""
+    """Each whole-month rate (`metrics`: the tagged values per design row, whose calls are
+    `call_ids`) corrected for the tagger's errors on the reviewed random calls."""
     if not reviews:
         return []
     z = float(scipy.stats.norm.ppf(1 - alpha / 2))
     tagged_rows = {r["metric"]: r for r in rows if r["group"] == "all"}
-    call_ids = design["call_id"].astype(str).to_numpy()
     out = []
-    for metric, values in _metrics(design).items():
+    for metric, values in metrics.items():
         row = tagged_rows.get(metric)
         pairs = [
             (bool(tag), truth)
