@@ -96,15 +96,6 @@ def _slots(speakers: Sequence[str]) -> dict[str, list[int]]:
     }
 
 
-SHAPE_FEATURES = (
-    "shape:log_turns",
-    "shape:caller_word_share",
-    "shape:last_turn_agent",
-    "shape:first_turn_agent",
-    "shape:unknown_share",
-)
-
-
 def _shape(speakers: Sequence[str], texts: Sequence[str]) -> dict[str, float]:
     words = [len(t.split()) for t in texts]
     caller_words = sum(w for w, s in zip(words, speakers, strict=True) if s != "agent")
@@ -115,6 +106,10 @@ def _shape(speakers: Sequence[str], texts: Sequence[str]) -> dict[str, float]:
         "shape:first_turn_agent": float(bool(speakers) and speakers[0] == "agent"),
         "shape:unknown_share": sum(s == "unknown" for s in speakers) / max(1, len(speakers)),
     }
+
+
+#: The call-shape feature names, in the order `_shape` gives them.
+SHAPE_FEATURES = tuple(_shape(["agent"], ["x"]))
 
 
 class Featuriser:
