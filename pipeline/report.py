@@ -34,27 +34,33 @@ recording is; the pages and index that councillors read never carry a call id.
 from __future__ import annotations
 
 import html
-import io
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-import matplotlib.figure
 import numpy as np
 import pandas as pd
 import scipy.stats
 
 from pipeline import repeats, store
+from pipeline.charts import ChartPoint, Scale, bar_chart, estimate_table, trend_chart
 from pipeline.correction import METHOD as CORRECTION_METHOD
 from pipeline.correction import double_sampling
 from pipeline.errors import CallQAError, StoreError
 from pipeline.reviews import reviewed_labels
 from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS
+from pipeline.trends import (
+    TREND_MONTHS,
+    TrendTable,
+    month_label,
+    report_months,
+    trend_points,
+    trend_table,
+)
 
 __all__ = [
     "MonthlyReport",
@@ -71,8 +77,6 @@ __all__ = [
     "write_scrutiny_manifest",
     "write_scrutiny_page",
 ]
-
-matplotlib.use("Agg")
 
 _TAYLOR = "taylor-logit stratified (samplics)"
 _EXACT = "clopper-pearson (statsmodels)"
@@ -687,6 +691,12 @@ def build_monthly_report(
     callers_path = store.write_file(
         folder / "frequent_callers.parquet", store.FREQUENT_CALLERS, callers
     )
+    first = str(pd.Period(month, freq="M") - (TREND_MONTHS - 1))
+    history = {
+        m: store.read_file(out / "reports" / m / "estimates.parquet", store.ESTIMATES)
+        for m in report_months(out, first, month)
+        if m != month
+    }
     random = scorecards[scorecards["sample_kind"] == "random"]
     nights = int(scorecards["call_date"].nunique())
     page = _render_html(
@@ -697,6 +707,7 @@ def build_monthly_report(
         n_random=len(random),
         n_targeted=int((scorecards["sample_kind"] != "random").sum()),
         calls_in_log=int((census["direction"] == "inbound").sum()),
+        trends=trend_table({**history, month: estimates}, until=month),
     )
     html_path = folder / "report.html"
     tmp = folder / ".report.html.tmp"
@@ -716,38 +727,6 @@ def build_monthly_report(
 
 
 # -- HTML --------------------------------------------------------------------------------
-
-
-def _svg(fig: matplotlib.figure.Figure) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
-
-
-def _bar_chart(rows: pd.DataFrame, labels: Iterable[str], title: str) -> str:
-    """A horizontal bar chart of estimates (as %) with their 95% intervals as whiskers."""
-    import matplotlib.pyplot as plt
-
-    matplotlib.rcParams["svg.hashsalt"] = "callqa"
-    names = list(labels)
-    height = max(1.6, 0.32 * len(names) + 0.8)
-    fig, ax = plt.subplots(figsize=(7.5, height))
-    est = rows["estimate"].to_numpy() * 100
-    low = np.clip(est - rows["ci_low"].to_numpy() * 100, 0, None)
-    high = np.clip(rows["ci_high"].to_numpy() * 100 - est, 0, None)
-    positions = np.arange(len(names))
-    ax.barh(positions, est, color="#1d70b8", xerr=[low, high], ecolor="#505a5f", capsize=3)
-    ax.set_yticks(positions, names)
-    ax.invert_yaxis()
-    ax.set_xlabel("% of calls (bars: estimate; whiskers: 95% confidence interval)")
-    ax.set_xlim(0, 100)
-    ax.set_title(title, loc="left", fontsize=11)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
 
 
 def _pct(value: float) -> str:
@@ -773,7 +752,9 @@ def _label(metric: str) -> str:
     return pretty.get(metric, name.replace("_", " ").capitalize() if name else metric)
 
 
-def _table(rows: pd.DataFrame, first: str, corrected: pd.DataFrame | None = None) -> str:
+def _table(
+    rows: pd.DataFrame, first: str, corrected: pd.DataFrame | None = None, *, caption: str
+) -> str:
     """Estimates as a table; with `corrected` (indexed by metric), the corrected rate beside."""
     with_corrected = corrected is not None and not corrected.empty and first == "metric"
 
@@ -790,20 +771,23 @@ def _table(rows: pd.DataFrame, first: str, corrected: pd.DataFrame | None = None
 
     body = "".join(
         "<tr>"
-        f"<td>{html.escape(_label(r.metric) if first == 'metric' else r.group.split(':', 1)[-1])}</td>"
+        f"<th scope='row'>{html.escape(_label(r.metric) if first == 'metric' else r.group.split(':', 1)[-1])}</th>"
         f"<td>{_pct(r.estimate)}</td><td>{_pct(r.ci_low)} to {_pct(r.ci_high)}</td>"
         f"{extra(r.metric)}<td>{_change(r.change)}</td><td>{r.n_sampled}</td></tr>"
         for r in rows.itertuples()
     )
     head = "Measure" if first == "metric" else "Group"
     corrected_head = (
-        "<th>Corrected for tagging errors (95% interval)</th><th>Reviewed calls</th>"
+        "<th scope='col'>Corrected for tagging errors (95% interval)</th>"
+        "<th scope='col'>Reviewed calls</th>"
         if with_corrected
         else ""
     )
     return (
-        f"<table><thead><tr><th>{head}</th><th>As tagged</th><th>95% interval</th>"
-        f"{corrected_head}<th>Change from last month</th><th>Calls sampled</th></tr></thead>"
+        f"<table><caption>{html.escape(caption)}</caption><thead><tr><th scope='col'>{head}</th>"
+        "<th scope='col'>As tagged</th><th scope='col'>95% interval</th>"
+        f"{corrected_head}<th scope='col'>Change from last month</th>"
+        "<th scope='col'>Calls sampled</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
 
@@ -823,7 +807,8 @@ def _sentiment_section(rows: pd.DataFrame) -> str:
     """The caller's mean sentiment at the start and end of calls, on VADER's -1..+1 scale."""
     rows = rows.set_index("metric").reindex(list(_SENTIMENT_LABELS)).dropna(subset=["estimate"])
     body = "".join(
-        f"<tr><td>{html.escape(_SENTIMENT_LABELS[metric])}</td><td>{_score(r.estimate)}</td>"
+        f"<tr><th scope='row'>{html.escape(_SENTIMENT_LABELS[metric])}</th>"
+        f"<td>{_score(r.estimate)}</td>"
         f"<td>{_score(r.ci_low)} to {_score(r.ci_high)}</td><td>{_score(r.change)}</td>"
         f"<td>{int(r.n_sampled)}</td></tr>"
         for metric, r in rows.iterrows()
@@ -834,10 +819,52 @@ def _sentiment_section(rows: pd.DataFrame) -> str:
         "Only what callers said is scored, never the agent. Most callers say thank you before "
         "they ring off, which lifts the closing score on its own: the gap between opening and "
         "closing says more when compared month to month than read on its own.</p>"
-        "<table><thead><tr><th>Part of the call</th><th>Mean score</th><th>95% interval</th>"
-        "<th>Change from last month</th><th>Calls</th></tr></thead>"
+        "<table><caption>Caller sentiment this month</caption><thead><tr>"
+        "<th scope='col'>Part of the call</th><th scope='col'>Mean score</th>"
+        "<th scope='col'>95% interval</th><th scope='col'>Change from last month</th>"
+        "<th scope='col'>Calls</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
+
+
+def _bars(rows: pd.DataFrame, labels: list[str], title: str, chart_id: str) -> str:
+    """A bar chart of this month's estimates, each with its 95% interval as a whisker."""
+    points = [
+        ChartPoint(label, float(r.estimate), float(r.ci_low), float(r.ci_high))
+        for label, r in zip(labels, rows.itertuples(), strict=True)
+    ]
+    return f"<figure>{bar_chart(points, title=title, chart_id=chart_id)}</figure>"
+
+
+def _trend_label(metric: str) -> str:
+    if metric in _SENTIMENT_LABELS:
+        return f"Caller sentiment, {_SENTIMENT_LABELS[metric].lower()}"
+    return _label(metric)
+
+
+def _trend_section(trends: TrendTable) -> str:
+    """Every whole-month measure across the months with a report, as charts and tables."""
+    heading = "<h2>Month by month</h2>"
+    if len(trends.months) < 2:
+        return heading + "<p>Trends appear here once there is more than one month's report.</p>"
+    parts = [
+        heading,
+        f"<p>Each measure from {month_label(trends.months[0])} to "
+        f"{month_label(trends.months[-1])}, as tagged, with its 95% interval. A month with no "
+        "estimate (no report, or no calls to count) is left as a gap, not shown as zero. "
+        "Caller sentiment is a mean score from -1 to +1, not a percentage.</p>",
+    ]
+    for number, (title, metrics) in enumerate(trends.sections()):
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+        for index, metric in enumerate(metrics):
+            points = trend_points(trends, metric)
+            scale: Scale = "score" if metric.startswith("mean:") else "percent"
+            name = f"{_trend_label(metric)}, by month"
+            parts.append(
+                f"<figure>{trend_chart(points, title=name, chart_id=f'trend-{number}-{index}', scale=scale)}"
+                "</figure>" + estimate_table(points, caption=name, scale=scale, n_header="Calls")
+            )
+    return "".join(parts)
 
 
 def _render_html(
@@ -849,9 +876,11 @@ def _render_html(
     n_random: int,
     n_targeted: int,
     calls_in_log: int,
+    trends: TrendTable,
 ) -> str:
     # `calls_in_log` counts inbound calls: the repeat-caller rate's denominator.
-    """The report page: plain words, charts as inline SVG, no scripts, nothing fetched."""
+    """The report page: plain words, charts as inline SVG (pipeline/charts.py) each followed
+    by its table, no scripts, nothing fetched."""
     is_corrected = estimates["method"] == CORRECTION_METHOD
     overall = estimates[(estimates["group"] == "all") & ~is_corrected].set_index("metric")
     corrected = estimates[is_corrected].set_index("metric")
@@ -890,38 +919,37 @@ def _render_html(
         .dropna(subset=["estimate"])
         .reset_index()
     )
-    sections.append("<h2>Headline measures</h2>" + _table(key, "metric", corrected))
+    sections.append(
+        "<h2>Headline measures</h2>"
+        + _table(key, "metric", corrected, caption="Headline measures this month")
+    )
     if not reasons.empty:
+        title = "Main reason for the call"
         sections.append(
             "<h2>Why people called</h2>"
-            + _bar_chart(
-                reasons, [_label(m) for m in reasons["metric"]], "Main reason for the call"
-            )
-            + _table(reasons, "metric", corrected)
+            + _bars(reasons, [_label(m) for m in reasons["metric"]], title, "reasons")
+            + _table(reasons, "metric", corrected, caption=title)
         )
     if not categories.empty:
+        title = "Avoidable contact by type, as a share of all calls"
         sections.append(
             "<h2>Avoidable contact by type (NI14)</h2>"
-            + _bar_chart(
-                categories, [_label(m) for m in categories["metric"]], "Share of all calls"
-            )
-            + _table(categories, "metric", corrected)
+            + _bars(categories, [_label(m) for m in categories["metric"]], title, "categories")
+            + _table(categories, "metric", corrected, caption=title)
         )
     if not by_queue.empty:
+        title = "Avoidable share of each queue's calls"
         sections.append(
             "<h2>Avoidable contact by phone queue</h2>"
-            + _bar_chart(
-                by_queue,
-                [g.split(":", 1)[1] for g in by_queue["group"]],
-                "Avoidable share of each queue's calls",
-            )
-            + _table(by_queue, "group")
+            + _bars(by_queue, [g.split(":", 1)[1] for g in by_queue["group"]], title, "queues")
+            + _table(by_queue, "group", caption=title)
         )
     if not qa.empty:
+        title = "Calls passing each quality check"
         sections.append(
             "<h2>Call quality checks</h2>"
-            + _bar_chart(qa, [_label(m) for m in qa["metric"]], "Calls passing each check")
-            + _table(qa, "metric", corrected)
+            + _bars(qa, [_label(m) for m in qa["metric"]], title, "qa")
+            + _table(qa, "metric", corrected, caption=title)
         )
     sentiment = pick("mean:")
     if not sentiment.empty:
@@ -930,15 +958,17 @@ def _render_html(
         sections.append("<h2>Frequent callers</h2><p>No caller rang often enough to list.</p>")
     else:
         rows = "".join(
-            f"<tr><td>{html.escape(str(c.caller))}</td><td>{c.calls}</td>"
+            f"<tr><th scope='row'>{html.escape(str(c.caller))}</th><td>{c.calls}</td>"
             f"<td>{html.escape(', '.join(map(str, c.queues)))}</td></tr>"
             for c in callers.itertuples()
         )
         sections.append(
             "<h2>Frequent callers</h2><p>Callers are numbered, not named: the number means "
-            "nothing outside this table.</p><table><thead><tr><th>Caller</th><th>Calls</th>"
-            f"<th>Queues</th></tr></thead><tbody>{rows}</tbody></table>"
+            "nothing outside this table.</p><table><caption>Callers who rang most often"
+            "</caption><thead><tr><th scope='col'>Caller</th><th scope='col'>Calls</th>"
+            f"<th scope='col'>Queues</th></tr></thead><tbody>{rows}</tbody></table>"
         )
+    sections.append(_trend_section(trends))
     method = (
         f"<h2>How these figures were made</h2><p>Every night a random sample of recorded calls was "
         f"listened to by the screening software: {n_random} random calls over {nights} night(s) "
@@ -954,8 +984,9 @@ def _render_html(
         "h2{margin-top:2.2rem;border-bottom:2px solid #1d70b8}.lead{font-size:1.2rem}"
         "table{border-collapse:collapse;margin:1rem 0;width:100%}"
         "th,td{border-bottom:1px solid #b1b4b6;padding:.35rem .5rem;text-align:left}"
-        "svg{max-width:100%;height:auto}"
-    )
+        "caption{text-align:left;font-weight:700;padding:.35rem 0}"
+        "figure{margin:1rem 0}svg{max-width:100%;height:auto}"
+    ) + _print_style(f"Calls to the council: {month}")
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Calls to the council: {html.escape(month)}</title><style>{style}</style></head>"
@@ -1096,7 +1127,8 @@ def write_scrutiny_page(
     )
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{call.label}</title><style>{_PACK_STYLE}</style></head><body>"
+        f"<title>{call.label}</title><style>{_PACK_STYLE}{_print_style(call.label)}</style>"
+        "</head><body>"
         f"<p><a href='index.html'>All calls</a></p><h1>{call.label}</h1>"
         f"<p>Answered by {html.escape(call.agent)}.</p>{audio_note}"
         f"<h2>About the call</h2><ul>{facts}</ul><h2>Quality checks</h2><ul>{qa}</ul>"
@@ -1136,6 +1168,23 @@ def write_scrutiny_manifest(pack: Path, calls: Sequence[ScrutinyCall]) -> Path:
     return store.write_file(pack / store.PACK_FILE, store.SCRUTINY_PACK, rows)
 
 
+def _print_style(title: str) -> str:
+    """Print rules for a standalone page ("Save as PDF" in a browser): `title` at the top of
+    every page, pages numbered, table rows, figures and headings never split from what follows,
+    links as text with outside addresses spelt out."""
+    # Only letters, digits and a few marks as they are: nothing can end the <style> or the string.
+    quoted = "".join(c if c.isalnum() or c in " -:,." else f"\\{ord(c):x} " for c in title)
+    return (
+        "@media print{@page{size:A4;margin:16mm 14mm 16mm;"
+        f'@top-left{{content:"{quoted}";font-size:9pt;color:#505a5f}}'
+        '@bottom-right{content:"Page " counter(page) " of " counter(pages);font-size:9pt;'
+        "color:#505a5f}}body{max-width:none;margin:0;padding:0;font-size:10.5pt}"
+        "thead{display:table-header-group}tr,figure,svg{break-inside:avoid}"
+        "h1,h2,caption{break-after:avoid}a{color:#0b0c0c;text-decoration:none}"
+        'a[href^="http"]::after{content:" (" attr(href) ")"}}'
+    )
+
+
 _PACK_STYLE = (
     "body{font-family:Arial,Helvetica,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;"
     "line-height:1.45}table{border-collapse:collapse;width:100%}th,td{text-align:left;"
@@ -1168,7 +1217,8 @@ def write_scrutiny_index(
     )
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Scrutiny sample"
-        f"</title><style>{_PACK_STYLE}</style></head><body><h1>Random sample of calls, {start} "
+        f"</title><style>{_PACK_STYLE}{_print_style(f'Scrutiny sample, {start} to {end}')}"
+        f"</style></head><body><h1>Random sample of calls, {start} "
         f"to {end}</h1><p>{len(rows)} calls picked at random from those screened. Callers are "
         "not named and agents are numbered; personal details are removed from the text and "
         "silenced in the audio.</p><table><thead><tr><th>Call</th><th>Date</th><th>Agent</th>"

@@ -2,9 +2,12 @@
 
 `<out>/reviews/reviews.parquet`: one row per (call, tag) of the newest review of each call:
 `call_id, call_date, reviewer, reviewed_at, reviewed, tag, machine_value, agree,
-corrected_primary_reason, corrected_avoidable_category`. Reviewers' free-text notes stay in the
-database: they may name people. `<out>/reviews/agreement.parquet` is `agreement(out_dir)`.
-Read each file on its own (the two tables have different columns).
+corrected_primary_reason, corrected_avoidable_category, safeguarding_action`. Reviewers'
+free-text notes (and safeguarding notes) stay in the database: they may name people.
+`<out>/reviews/agreement.parquet` is `agreement(out_dir)`, and
+`<out>/reviews/reviewer_agreement.parquet` is `reviewer_agreement(out_dir)`: how often two
+quality leads who reviewed the same call agreed, per month and tag, with Cohen's kappa.
+Read each file on its own (the tables have different columns).
 
 The monthly report calls `agreement(out_dir, month="YYYY-MM")`.
 """
@@ -18,13 +21,22 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+from sklearn.metrics import cohen_kappa_score
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.data import OutputStore
 from review.db import Review
 
-__all__ = ["AGREEMENT_COLUMNS", "REVIEW_COLUMNS", "agreement", "export_reviews"]
+__all__ = [
+    "AGREEMENT_COLUMNS",
+    "REVIEWER_AGREEMENT_COLUMNS",
+    "REVIEW_COLUMNS",
+    "agreement",
+    "export_reviews",
+    "read_reviews",
+    "reviewer_agreement",
+]
 
 REVIEW_COLUMNS = [
     "call_id",
@@ -37,7 +49,9 @@ REVIEW_COLUMNS = [
     "agree",
     "corrected_primary_reason",
     "corrected_avoidable_category",
+    "safeguarding_action",
 ]
+REVIEWER_AGREEMENT_COLUMNS = ["month", "tag", "n_calls", "n_agree", "agreement", "kappa"]
 AGREEMENT_COLUMNS = ["tag", "n_reviewed", "n_agree", "agreement", "ci_low", "ci_high"]
 
 
@@ -72,8 +86,12 @@ def _wilson(agree: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 def export_reviews(db: Session, store: OutputStore) -> Path:
     """Write the newest review of every call, and the agreement table, under `<out>/reviews/`."""
     latest: dict[str, Review] = {}
+    # Each lead's newest finished review of each call, for their agreement with each other.
+    finished: dict[tuple[str, str], Review] = {}
     for review in db.scalars(select(Review).order_by(Review.created_at, Review.id)):
         latest[review.call_id] = review
+        if review.reviewed:
+            finished[(review.call_id, review.reviewer)] = review
     rows = []
     for review in latest.values():
         call = store.call(review.call_id) or {}
@@ -90,6 +108,7 @@ def export_reviews(db: Session, store: OutputStore) -> Path:
                     "agree": tag.agree,
                     "corrected_primary_reason": review.corrected_primary_reason,
                     "corrected_avoidable_category": review.corrected_avoidable_category,
+                    "safeguarding_action": review.safeguarding_action,
                 }
             )
     df = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
@@ -102,6 +121,7 @@ def export_reviews(db: Session, store: OutputStore) -> Path:
             "machine_value": "string",
             "corrected_primary_reason": "string",
             "corrected_avoidable_category": "string",
+            "safeguarding_action": "string",
             "reviewed": "bool",
             "agree": "bool",
         }
@@ -110,6 +130,19 @@ def export_reviews(db: Session, store: OutputStore) -> Path:
     folder = store.out_dir / "reviews"
     _write_atomic(df, folder / "reviews.parquet")
     _write_atomic(_agreement(df[df["reviewed"]]), folder / "agreement.parquet")
+    verdicts = [
+        {
+            "call_id": review.call_id,
+            "month": str((store.call(review.call_id) or {}).get("call_date") or "")[:7],
+            "reviewer": review.reviewer,
+            "reviewed_at": _utc(review.created_at),
+            "tag": tag.tag,
+            "agree": tag.agree,
+        }
+        for review in finished.values()
+        for tag in review.tags
+    ]
+    _write_atomic(_reviewer_agreement(verdicts), folder / "reviewer_agreement.parquet")
     return folder
 
 
@@ -130,6 +163,73 @@ def _agreement(reviews: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+
+
+def read_reviews(out_dir: Path) -> pd.DataFrame:
+    """`<out>/reviews/reviews.parquet` as written, newest review first; empty (same columns)
+    before anything has been reviewed."""
+    path = out_dir / "reviews" / "reviews.parquet"
+    if not path.is_file():
+        return pd.DataFrame(columns=REVIEW_COLUMNS)
+    # A file exported before a column existed reads with that column empty.
+    reviews = pd.read_parquet(path).reindex(columns=REVIEW_COLUMNS)
+    return reviews.sort_values(
+        ["reviewed_at", "call_id", "tag"], ascending=[False, True, True], kind="stable"
+    ).reset_index(drop=True)
+
+
+def _kappa(first: list[bool], second: list[bool]) -> float:
+    """Cohen's kappa of two leads' verdicts; undefined (NaN) when both gave one same verdict
+    throughout, since chance agreement is then certain."""
+    if len(set(first) | set(second)) < 2:
+        return math.nan
+    return float(cohen_kappa_score(first, second))
+
+
+def _reviewer_agreement(verdicts: list[dict[str, object]]) -> pd.DataFrame:
+    """Per month (of the call) and tag: calls two different leads reviewed (the first two to
+    finish, when more did), how many of those the two gave the same verdict, and kappa."""
+    by_call: dict[str, list[dict[str, object]]] = {}
+    for v in verdicts:
+        by_call.setdefault(str(v["call_id"]), []).append(v)
+    pairs: dict[tuple[str, str], tuple[list[bool], list[bool]]] = {}
+    for rows in by_call.values():
+        rows.sort(key=lambda r: pd.Timestamp(r["reviewed_at"]))  # type: ignore[arg-type]
+        leads = list(dict.fromkeys(str(r["reviewer"]) for r in rows))
+        if len(leads) < 2:
+            continue
+        first = {r["tag"]: bool(r["agree"]) for r in rows if r["reviewer"] == leads[0]}
+        second = {r["tag"]: bool(r["agree"]) for r in rows if r["reviewer"] == leads[1]}
+        for tag in first.keys() & second.keys():
+            a, b = pairs.setdefault((str(rows[0]["month"]), str(tag)), ([], []))
+            a.append(first[tag])
+            b.append(second[tag])
+    out = []
+    for (month, tag), (a, b) in sorted(pairs.items()):
+        same = sum(x == y for x, y in zip(a, b, strict=True))
+        out.append(
+            {
+                "month": month,
+                "tag": tag,
+                "n_calls": len(a),
+                "n_agree": same,
+                "agreement": same / len(a),
+                "kappa": _kappa(a, b),
+            }
+        )
+    return pd.DataFrame(out, columns=REVIEWER_AGREEMENT_COLUMNS)
+
+
+def reviewer_agreement(out_dir: Path, month: str | None = None) -> pd.DataFrame:
+    """How often two quality leads agreed on the same call, per month and tag (calibration):
+    `n_calls` reviewed by both, `n_agree` given the same verdict, `agreement` and Cohen's
+    `kappa` (NaN where undefined). `month` ("YYYY-MM") keeps one month; empty (same columns)
+    before any call was reviewed twice."""
+    path = out_dir / "reviews" / "reviewer_agreement.parquet"
+    if not path.is_file():
+        return pd.DataFrame(columns=REVIEWER_AGREEMENT_COLUMNS)
+    table = pd.read_parquet(path)
+    return table[table["month"] == month] if month is not None else table
 
 
 def agreement(out_dir: Path, month: str | None = None) -> pd.DataFrame:

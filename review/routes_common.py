@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from pipeline.charts import Scale, estimate_table, trend_chart
+from pipeline.trends import TREND_MONTHS, month_label, trend_points, trend_table
 from review.db import ROLES, User
-from review.export import agreement
+from review.export import agreement, reviewer_agreement
 from review.labels import label
 from review.security import (
     MIN_PASSWORD_LENGTH,
@@ -28,6 +32,7 @@ from review.sessions import (
     revoke_user,
     start_session,
 )
+from review.tables import Format, page_action, table_response
 from review.web import (
     Viewer,
     audit,
@@ -195,18 +200,47 @@ def _bars(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return sorted(rows, key=lambda r: -float(r["estimate"]))  # type: ignore[arg-type]
 
 
+#: The dashboard's tables in a download: sheet name -> the context key that holds its rows.
+_DASHBOARD_TABLES = {
+    "Headlines": "headlines",
+    "Reasons for contact": "reasons",
+    "Avoidable by category": "categories",
+    "Quality checks": "checks",
+    "Avoidable by queue": "queues",
+}
+_DASHBOARD_COLUMNS = [
+    "label",
+    "metric",
+    "group",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n_sampled",
+    "population",
+]
+
+
+def _dashboard_tables(context: dict[str, object]) -> dict[str, pd.DataFrame]:
+    """Each table the dashboard draws, in the order and with the labels it shows."""
+    return {
+        sheet: pd.DataFrame(context[key], columns=_DASHBOARD_COLUMNS)  # type: ignore[call-overload]
+        for sheet, key in _DASHBOARD_TABLES.items()
+    }
+
+
 @router.get("/dashboard")
 def dashboard(
     request: Request,
     *,
     month: str = "",
+    fmt: Annotated[Format, Query(alias="format")] = "",
     viewer: Annotated[Viewer, Depends(require(*ROLES))],
     db: Annotated[Session, Depends(get_db)],
 ) -> Response:
     data = store(request)
     months = data.months()
     month = month if month in months else (months[0] if months else "")
-    audit(db, request, viewer.name, viewer.role, "view_dashboard", month)
+    audit(db, request, viewer.name, viewer.role, page_action("dashboard", fmt), month, fmt)
     est = data.estimates(month) if month else None
     context: dict[str, object] = {
         "months": months,
@@ -220,6 +254,7 @@ def dashboard(
         "population": None,
         "has_report": bool(month and data.report_html(month)),
         "agreement": agreement(data.out_dir, month or None).to_dict("records"),
+        "reviewer_agreement": reviewer_agreement(data.out_dir, month or None).to_dict("records"),
     }
     if est is not None and not est.empty:
         rows = est.to_dict("records")
@@ -250,7 +285,124 @@ def dashboard(
                 if r["metric"] == "avoidable_rate" and str(r["group"]).startswith("queue:")
             ]
         )
+    if fmt:
+        return table_response(_dashboard_tables(context), f"dashboard-{month}", fmt)
     return render(request, "dashboard.html", context)
+
+
+def _metric_label(metric: str) -> str:
+    """An estimate's metric in plain English: "reason:council_tax" -> "Reason: Council Tax"."""
+    if metric in _HEADLINE_LABELS:
+        return _HEADLINE_LABELS[metric]
+    kind, _, value = metric.partition(":")
+    if not value:
+        return label(metric)
+    kinds = {"reason": "Reason", "avoidable_category": "Avoidable", "qa": "Quality check"}
+    return f"{kinds.get(kind, label(kind))}: {label(value)}"
+
+
+def _group_label(group: str) -> str:
+    """ "all" -> "All calls"; "queue:housing" -> "Queue: Housing"; "team:Blue" -> "Team: Blue"."""
+    if group == "all":
+        return "All calls"
+    kind, _, value = group.partition(":")
+    return f"{label(kind)}: {label(value) if kind == 'queue' else value}" if value else group
+
+
+@router.get("/estimates")
+def estimates(
+    request: Request,
+    *,
+    month: str = "",
+    fmt: Annotated[Format, Query(alias="format")] = "",
+    viewer: Annotated[Viewer, Depends(require(*ROLES))],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    """The month's full estimates table (`reports/<month>/estimates.parquet`), every row."""
+    data = store(request)
+    months = data.months()
+    month = month if month in months else (months[0] if months else "")
+    audit(db, request, viewer.name, viewer.role, page_action("estimates", fmt), month, fmt)
+    table = data.estimates(month) if month else pd.DataFrame()
+    if fmt:
+        return table_response(table, f"estimates-{month or 'none'}", fmt)
+    rows = [
+        {
+            **r,
+            "what": _metric_label(str(r["metric"])),
+            "where": _group_label(str(r["group"])),
+            "is_mean": str(r["metric"]).startswith("mean:"),
+        }
+        for r in table.to_dict("records")
+    ]
+    return render(request, "estimates.html", {"months": months, "month": month, "rows": rows})
+
+
+#: The caller's sentiment means on the trends page (a score from -1 to +1, not a share).
+_SENTIMENT_LABELS = {
+    "mean:caller_sentiment": "Caller sentiment, whole call",
+    "mean:caller_sentiment_opening": "Caller sentiment, opening third of the call",
+    "mean:caller_sentiment_closing": "Caller sentiment, closing third of the call",
+}
+
+
+def _trend_label(metric: str) -> str:
+    """A trend's name: the headline's, the sentiment's, else the taxonomy id's label."""
+    found = _HEADLINE_LABELS.get(metric) or _SENTIMENT_LABELS.get(metric)
+    return found or label(metric.partition(":")[2] or metric)
+
+
+@router.get("/trends")
+def trends(
+    request: Request,
+    viewer: Annotated[Viewer, Depends(require(*ROLES))],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    """Every whole-month estimate across the months with a report, as charts and tables."""
+    data = store(request)
+    # Only the newest months a trend can show are read (months() is newest first).
+    table = trend_table({m: data.estimates(m) for m in data.months()[:TREND_MONTHS]})
+    audit(db, request, viewer.name, viewer.role, "view_trends")
+    sections = []
+    for number, (title, metrics) in enumerate(table.sections()):
+        charts = []
+        for index, metric in enumerate(metrics):
+            points = trend_points(table, metric)
+            scale: Scale = "score" if metric.startswith("mean:") else "percent"
+            name = _trend_label(metric)
+            charts.append(
+                {
+                    "name": name,
+                    "chart": Markup(
+                        trend_chart(
+                            points,
+                            title=f"{name}, by month",
+                            chart_id=f"trend-{number}-{index}",
+                            scale=scale,
+                        )
+                    ),
+                    "table": Markup(
+                        estimate_table(
+                            points,
+                            caption=f"{name}, by month",
+                            scale=scale,
+                            table_class="table table--compact",
+                        )
+                    ),
+                    "census": metric == "repeat_caller_rate",
+                }
+            )
+        sections.append({"title": title, "id": f"section-{number}", "charts": charts})
+    return render(
+        request,
+        "trends.html",
+        {
+            "sections": sections,
+            "first": month_label(table.months[0]) if table.months else "",
+            "last": month_label(table.months[-1]) if table.months else "",
+            "n_months": len(table.months),
+        },
+    )
 
 
 @router.get("/dashboard/{month}/report")
