@@ -45,7 +45,7 @@ AUDIO_TYPES: dict[str, str] = {
     ".webm": "audio/webm",
 }
 
-_LIST_COLUMNS = ("contact_reasons", "flags")
+_LIST_COLUMNS = ("contact_reasons", "flags", "vulnerability")
 _QUEUE_COLUMNS = (
     "call_id",
     "call_date",
@@ -57,6 +57,9 @@ _QUEUE_COLUMNS = (
     "flags",
     "complaint",
     "qa_score",
+    "sample_kind",
+    "safeguarding",
+    "vulnerability",
 )
 _BOOL_COLUMNS = (
     "avoidable",
@@ -69,6 +72,7 @@ _BOOL_COLUMNS = (
     "anything_else_offered",
     "closing",
     "needs_review",
+    "safeguarding",
 )
 
 
@@ -272,21 +276,24 @@ class OutputStore:
             return cached[1]
         columns = [c for c in _QUEUE_COLUMNS if c in calls.columns]
         flagged = (
-            calls[calls["needs_review"]][columns]
+            calls[calls["needs_review"] | calls.get("safeguarding", False)][columns]
             if not calls.empty
             else pd.DataFrame(columns=columns)
         )
         if not flagged.empty:
-            # Most urgent first: complaints, then the most flags, then the lowest QA score.
+            # Most urgent first: safeguarding (a council must act on it), complaints, then the
+            # most flags, then the lowest QA score.
             order = pd.DataFrame(
                 {
+                    "safeguarding": flagged.get("safeguarding", False),
                     "complaint": flagged.get("complaint", False),
                     "n_flags": flagged["flags"].map(len),
                     "qa": flagged.get("qa_score", 0),
                     "call_date": flagged["call_date"],
                 }
             ).sort_values(
-                ["complaint", "n_flags", "qa", "call_date"], ascending=[False, False, True, False]
+                ["safeguarding", "complaint", "n_flags", "qa", "call_date"],
+                ascending=[False, False, False, True, False],
             )
             flagged = flagged.loc[order.index].reset_index(drop=True)
 

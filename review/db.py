@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -37,8 +38,10 @@ from sqlalchemy.orm import (
 
 __all__ = [
     "ROLES",
+    "Assignment",
     "AuditEntry",
     "Base",
+    "CoachingEntry",
     "Listen",
     "LoginThrottle",
     "Pack",
@@ -123,6 +126,10 @@ class Review(Base):
     corrected_primary_reason: Mapped[str | None] = mapped_column(String(100), nullable=True)
     corrected_avoidable_category: Mapped[str | None] = mapped_column(String(100), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: What the lead did about a safeguarding call (`labels.SAFEGUARDING_ACTIONS`), and why
+    #: when it was nothing (free text, emptied with the notes).
+    safeguarding_action: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    safeguarding_note: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[ReviewTag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
 
@@ -134,6 +141,32 @@ class ReviewTag(Base):
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
     machine_value: Mapped[str] = mapped_column(String(200))
     agree: Mapped[bool] = mapped_column(Boolean)
+
+
+class Assignment(Base):
+    """The quality lead a call is assigned to (one at a time; unassigned = no row)."""
+
+    __tablename__ = "assignments"
+    call_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CoachingEntry(Base):
+    """One coaching conversation with an agent: written by a quality lead, then marked
+    acknowledged (with when) once the agent has read and accepted it."""
+
+    __tablename__ = "coaching_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(100), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    held_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    discussed: Mapped[str] = mapped_column(Text)
+    agreed_actions: Mapped[str] = mapped_column(Text, default="")
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditEntry(Base):

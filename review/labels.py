@@ -2,9 +2,14 @@
 
 Ids are DESIGN.md's; an id this module does not know is shown tidied (`new_reason` ->
 "New reason") rather than hidden, so a new taxonomy entry never disappears from the pages.
+Vulnerability labels are read from models/vulnerability.yaml, where the ids are defined.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
 
 __all__ = [
     "AVOIDABLE_CATEGORIES",
@@ -13,11 +18,17 @@ __all__ = [
     "FLAGS",
     "QA_CHECKS",
     "REVIEW_TAGS",
+    "SAFEGUARDING_ACTIONS",
+    "VULNERABILITIES",
     "describe_tag",
     "flag_label",
     "label",
+    "queue_reasons",
     "tag_label",
 ]
+
+#: pipeline.tagging.DEFAULT_MODELS_DIR (importing pipeline.tagging would load spaCy).
+_VULNERABILITY_YAML = Path(__file__).resolve().parents[1] / "models" / "vulnerability.yaml"
 
 CONTACT_REASONS: dict[str, str] = {
     "council_tax": "Council Tax",
@@ -55,6 +66,23 @@ QA_CHECKS: dict[str, str] = {
     "closing": "Closed the call properly",
 }
 
+
+def _vulnerabilities() -> dict[str, str]:
+    data = yaml.safe_load(_VULNERABILITY_YAML.read_text(encoding="utf-8"))
+    return {str(v["id"]): str(v["label"]) for v in data["vulnerabilities"]}
+
+
+#: Vulnerability id -> label, as models/vulnerability.yaml names them.
+VULNERABILITIES: dict[str, str] = _vulnerabilities()
+
+#: What a quality lead did about a safeguarding call; "no_action" needs a note saying why.
+SAFEGUARDING_ACTIONS: dict[str, str] = {
+    "childrens_services": "Referred to children's services",
+    "adult_social_care": "Referred to adult social care",
+    "police": "Referred to the police",
+    "no_action": "No action",
+}
+
 #: Yes/no tags besides the QA checks, with the question a reviewer answers.
 BOOLEAN_TAGS: dict[str, str] = {
     "avoidable": "Avoidable contact",
@@ -77,6 +105,7 @@ FLAGS: dict[str, str] = {
     "no_id_check": "No identity check",
     "targeted": "Targeted sample",
     "uncertain": "Tagger unsure (a review teaches it most)",
+    "safeguarding": "Safeguarding",
 }
 
 #: The tags a quality lead agrees or disagrees with, in the order the form shows them.
@@ -96,7 +125,16 @@ def label(value: object) -> str:
     if value is None or value == "":
         return "None"
     text = str(value)
-    for table in (CONTACT_REASONS, AVOIDABLE_CATEGORIES, QA_CHECKS, BOOLEAN_TAGS, FLAGS):
+    # Evidence for a vulnerability is tagged `vulnerability:<id>`.
+    text = text.removeprefix("vulnerability:")
+    for table in (
+        CONTACT_REASONS,
+        AVOIDABLE_CATEGORIES,
+        QA_CHECKS,
+        BOOLEAN_TAGS,
+        FLAGS,
+        VULNERABILITIES,
+    ):
         if text in table:
             return table[text]
     return text.replace("_", " ").strip().capitalize()
@@ -104,7 +142,19 @@ def label(value: object) -> str:
 
 def flag_label(flag: str) -> str:
     """A queue flag's short name ("Complaint", not the review question)."""
+    check = flag.removeprefix("qa:")
+    if check != flag and check in QA_CHECKS:
+        return f"Not done: {QA_CHECKS[check].lower()}"
     return FLAGS.get(flag) or label(flag)
+
+
+def queue_reasons(flags: list[str], sample_kind: object) -> list[str]:
+    """Why a call is in the review queue: its flags, safeguarding first, and "targeted" when
+    it was drawn by the targeted sample (flag ids; `flag_label` names them)."""
+    reasons = sorted(flags, key=lambda f: f != "safeguarding")
+    if sample_kind == "targeted" and "targeted" not in reasons:
+        reasons.append("targeted")
+    return reasons
 
 
 def tag_label(tag: str) -> str:

@@ -94,13 +94,20 @@ def purge_review_rows(
     with _session(db_url) as db:
         notes = Purged("review_notes", kept_days=keep_review_notes_days)
         if notes_cutoff is not None:
-            old = (Review.created_at < _at(notes_cutoff)) & (Review.notes != "")
+            old = (Review.created_at < _at(notes_cutoff)) & (
+                (Review.notes != "") | (Review.safeguarding_note != "")
+            )
             span = db.execute(
                 select(
                     func.count(), func.min(Review.created_at), func.max(Review.created_at)
                 ).where(old)
             ).one()
-            cleared = db.execute(update(Review).where(old).values(notes="")).rowcount or 0
+            cleared = (
+                db.execute(
+                    update(Review).where(old).values(notes="", safeguarding_note="")
+                ).rowcount
+                or 0
+            )
             notes = Purged(
                 "review_notes",
                 rows=cleared,
@@ -214,7 +221,12 @@ def erase_review_notes(db_url: str, call_ids: Sequence[str]) -> int:
     with _session(db_url) as db:
         for ids in _chunks(call_ids):
             result = db.execute(
-                update(Review).where(Review.call_id.in_(ids), Review.notes != "").values(notes="")
+                update(Review)
+                .where(
+                    Review.call_id.in_(ids),
+                    (Review.notes != "") | (Review.safeguarding_note != ""),
+                )
+                .values(notes="", safeguarding_note="")
             )
             changed += result.rowcount or 0
         db.commit()

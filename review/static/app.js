@@ -29,3 +29,44 @@
     ready();
   }
 })();
+
+// The review form: "Agree with all" and keyboard shortcuts (a = agree with all, s = mark as
+// reviewed, n = save and open the next call), never while the user is typing in a box.
+(function () {
+  "use strict";
+  var TYPING = /^(text|search|email|number|password|date|url|tel)$/;
+  function typing(target) {
+    if (!target || !target.tagName) { return false; }
+    if (target.isContentEditable) { return true; }
+    var tag = target.tagName;
+    return tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && TYPING.test(target.type));
+  }
+  function ready() {
+    var form = document.getElementById("review-form");
+    var button = document.getElementById("agree-all");
+    if (!form || !button) { return; }
+    function agreeWithAll() {
+      form.querySelectorAll("input[type=radio][name^='tag_'][value='agree']").forEach(function (radio) {
+        radio.checked = true;
+      });
+    }
+    function submitWith(action) {
+      var submit = form.querySelector("button[name=action][value='" + action + "']");
+      if (submit) { submit.click(); }
+    }
+    button.addEventListener("click", agreeWithAll);
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || typing(event.target)) {
+        return;
+      }
+      var key = event.key.toLowerCase();
+      if (key === "a") { agreeWithAll(); } else if (key === "s") { submitWith("reviewed"); } else if (key === "n") { submitWith("next"); } else { return; }
+      event.preventDefault();
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
+  }
+})();

@@ -3,6 +3,9 @@
 The nightly flow is built elsewhere; these tests must not depend on it or on code under test,
 so this writes Parquet directly with pandas. Calls, words and figures are made up; the
 expectations the tests check come from what this builder wrote (returned as `BuiltOutput`).
+One more call, a safeguarding one (`BuiltOutput.safeguarding`), is written the day after the
+others by the pipeline's own writers (`build_scorecard`, `store.write_partition`), so its row
+has every scorecard column, `vulnerability` and `safeguarding` among them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["BuiltOutput", "build_output", "write_wav"]
+from pipeline import store
+from pipeline.audio import AudioMetrics
+from pipeline.redact import PIISpan
+from pipeline.scorecard import (
+    SampledCall,
+    Thresholds,
+    build_scorecard,
+    restricted_rows,
+    transcript_rows,
+)
+from pipeline.tagging import Evidence, QAChecks, RedactedTurn, Tags, load_qa_weights
+from pipeline.transcribe import Transcript, Turn, Word
+
+__all__ = ["PREVIOUS_MONTH", "BuiltOutput", "build_output", "write_wav"]
+
+#: A second month of estimates (before the calls' month), for the trends.
+PREVIOUS_MONTH = "2025-02"
 
 QUEUES = {
     "council_tax": ("council_tax", "I'm ringing about my council tax bill, it's gone up again"),
@@ -44,6 +63,8 @@ class BuiltOutput:
     dates: list[str]
     month: str
     secrets: list[str] = field(default_factory=list)
+    #: The safeguarding call (a housing complaint where a child is at risk), last of call_ids.
+    safeguarding: str = ""
 
 
 def write_wav(path: Path, seconds: float = 6.0, rate: int = 8000) -> None:
@@ -94,6 +115,100 @@ def _turns(queue: str, name: str, postcode: str, agent_first: str) -> list[tuple
         ),
         ("caller", "Okay, thanks.", "Okay, thanks."),
     ]
+
+
+#: What the safeguarding call's caller says, and the words its evidence quotes.
+DISCLOSURE = "Also the little boy next door, he's five, has been left on his own since Friday."
+DISCLOSED = "left on his own since Friday"
+
+
+def _safeguarding_call(out: Path, recordings: Path, day: date, index: int, audio: bool) -> str:
+    """Write one safeguarding call (scorecard, redacted and restricted turns) for `day`, made
+    as the nightly run makes it; returns its call id."""
+    call_id = f"C{day.isoformat().replace('-', '')}-{index:04d}"
+    agent_id, team = AGENTS[0]
+    rec = f"{day.isoformat()}/{call_id}.wav" if audio else None
+    if rec:
+        write_wav(recordings / rec, seconds=4.0)
+    conv = _turns("housing", NAMES[0], POSTCODES[0], "Sam")
+    conv.insert(6, ("caller", DISCLOSURE, DISCLOSURE))
+    spoken = []
+    for i, (speaker, raw, _red) in enumerate(conv):
+        start = 4.0 * i / len(conv)
+        words = [Word(start, start + 0.1, w, 0.8) for w in raw.split()]
+        spoken.append(Turn(speaker, start, 4.0 * (i + 1) / len(conv), raw, 0.8, words))  # type: ignore[arg-type]
+    transcript = Transcript(
+        file=rec or "",
+        duration_s=4.0,
+        layout="agent_left",
+        confidence=0.8,
+        status="ok",
+        reason=None,
+        turns=spoken,
+        metrics=AudioMetrics(
+            duration_s=4.0,
+            talk_ratio_agent=0.55,
+            silence_ratio=0.1,
+            longest_silence_s=0.5,
+            overtalk_s=0.2,
+        ),
+        low_confidence=False,
+        model="tiny.en",
+        audio_sha256="0" * 64,
+    )
+    name_at = conv[3][1].index(NAMES[0])
+    post_at = conv[3][1].index(POSTCODES[0])
+    tags = Tags(
+        contact_reasons=["housing_repairs"],
+        primary_reason="housing_repairs",
+        avoidable=False,
+        avoidable_category=None,
+        complaint=True,
+        transferred=False,
+        qa=QAChecks(greeting=True, agent_named=True, id_check=True, closing=True),
+        evidence=[
+            Evidence("housing_repairs", 1, QUEUES["housing"][1], "r"),
+            Evidence("complaint", 5, "I want to make a complaint", "r"),
+            Evidence("vulnerability:child_at_risk", 6, DISCLOSED, "r"),
+        ],
+        pii=[
+            PIISpan("person_name", 3, name_at, name_at + len(NAMES[0])),
+            PIISpan("postcode", 3, post_at, post_at + len(POSTCODES[0])),
+        ],
+        redacted_turns=[RedactedTurn(speaker, red) for speaker, _raw, red in conv],
+        vulnerability=["child_at_risk"],
+        safeguarding=True,
+    )
+    sampled = SampledCall(
+        call_id=call_id,
+        call_date=day,
+        started_at=None,
+        agent_id=agent_id,
+        team=team,
+        queue="housing",
+        duration_s=180.0,
+        direction="inbound",
+        recording=rec,
+        channel_layout="agent_left",
+        sample_kind="random",
+        stratum="housing",
+        inclusion_prob=0.05,
+        weight=20.0,
+        repeat_caller=False,
+        prior_calls_window=0,
+    )
+    card = build_scorecard(
+        sampled,
+        transcript,
+        tags,
+        qa_weights=load_qa_weights(),
+        thresholds=Thresholds(),
+        run_id="run-1",
+    )
+    store.write_partition(out, store.SCORECARDS, day, [card.row()])
+    store.write_partition(out, store.TRANSCRIPTS, day, transcript_rows(call_id, transcript, tags))
+    store.write_partition(out, store.RESTRICTED, day, restricted_rows(call_id, transcript, tags))
+    return call_id
 
 
 def build_output(
@@ -223,6 +338,14 @@ def build_output(
     write("samples", samples)
     write("transcripts", turns)
     write("restricted", restricted)
+    day = first + timedelta(days=days)
+    safeguarding = _safeguarding_call(out, recordings, day, n_calls, audio)
+    dates.append(day.isoformat())
+    call_ids.append(safeguarding)
+    flagged.append(safeguarding)
+    secrets.append(NAMES[0])
+    if audio:
+        with_audio.append(safeguarding)
 
     month = dates[0][:7]
     est = []
@@ -270,6 +393,27 @@ def build_output(
     (out / "reports" / month / "report.html").write_text(
         "<html><body><h1>Monthly report</h1><script>window.evil = 1</script></body></html>"
     )
+    # The month before, for trends: other figures, one avoidable category without an estimate
+    # (a gap), and the callers' sentiment (a mean, only this month has it). No report.html.
+    earlier = PREVIOUS_MONTH
+    before = estimates[estimates["metric"] != "avoidable_category:self_serve_available"].copy()
+    before["estimate"] = (before["estimate"] - 0.05).clip(lower=0.0)
+    before["ci_low"] = (before["ci_low"] - 0.07).clip(lower=0.0)
+    before["ci_high"] = (before["ci_high"] - 0.03).clip(upper=1.0)
+    before["n_sampled"] = n_calls - 4
+    sentiment = {
+        "metric": "mean:caller_sentiment",
+        "group": "all",
+        "estimate": 0.21,
+        "ci_low": 0.12,
+        "ci_high": 0.3,
+        "n_sampled": n_calls - 6,
+        "population": 12000,
+        "method": "taylor mean stratified (samplics)",
+    }
+    before = pd.concat([before, pd.DataFrame([sentiment])], ignore_index=True)
+    (out / "reports" / earlier).mkdir(parents=True, exist_ok=True)
+    before.to_parquet(out / "reports" / earlier / "estimates.parquet", index=False)
 
     # A scrutiny pack as `callqa scrutiny-sample` writes it: pages call-001.html ..., silenced
     # audio named after the page (only for the first three calls), and the pack.parquet manifest.
@@ -299,4 +443,5 @@ def build_output(
         dates=dates,
         month=month,
         secrets=secrets,
+        safeguarding=safeguarding,
     )

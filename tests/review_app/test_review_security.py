@@ -13,7 +13,7 @@ from review_helpers import PASSWORD, Env, csrf_of, login, served_routes
 from sqlalchemy import select
 
 from review.data import safe_file
-from review.db import AuditEntry, Review
+from review.db import Assignment, AuditEntry, Review
 
 
 def _audit(env: Env) -> list[AuditEntry]:
@@ -27,6 +27,7 @@ def test_every_form_post_needs_the_session_csrf_token(env: Env) -> None:
     b = env.built
     posts = [
         ("lena", f"/calls/{b.flagged[0]}/review", {"action": "reviewed", "tag_complaint": "agree"}),
+        ("lena", f"/calls/{b.flagged[0]}/assign", {"user_id": str(env.user_ids["lena"])}),
         (
             "ada",
             "/admin/users",
@@ -51,6 +52,7 @@ def test_every_form_post_needs_the_session_csrf_token(env: Env) -> None:
         assert client.post(path, data={**form, "csrf_token": ""}).status_code == 403, path
     with env.app.state.sessionmaker() as db:
         assert db.scalars(select(Review)).first() is None
+        assert db.scalars(select(Assignment)).first() is None
     # Nothing happened; each refusal is logged, as a CSRF failure and nothing else.
     added = _audit(env)[before:]
     assert [e.action for e in added] == ["csrf_failed"] * (3 * len(posts))
