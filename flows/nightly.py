@@ -10,6 +10,15 @@
     notify-safeguarding  email the safeguarding mailbox the count of safeguarding
                    calls and links to them (pipeline/notify.py); a failure is
                    logged, never fails the night                                (one task)
+    record-run     add the run's row to runs/ (pipeline/runs.py), also when a step
+                   above raised                                                 (one task)
+    notify-it      email IT about a failed night, or one with more failed calls
+                   than `alert_failed_ratio` (counts and the run id only)       (one task)
+
+A night that stops with an error, or that draws calls and screens none of them, ends the flow
+Failed (Prefect: a flow that raises is Failed): its row in runs/ is written and IT emailed
+first, then the error is raised again (`NightFailedError` when nothing was screened). A night
+with a few failed calls completes; its calls' reasons are in failures/.
 
 Only ids, paths and small dataclasses are task parameters. A call's task returns its scorecard
 and turn rows to the flow, so results are never persisted and never cached
@@ -31,8 +40,8 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,10 +59,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pipeline import store
 from pipeline.calls import read_call_log
 from pipeline.config import Settings, caller_hash_key
-from pipeline.errors import CallQAError, ModelNotFoundError, NotifyError, RulePackError
-from pipeline.notify import SafeguardingMail, safeguarding_call_ids, send_safeguarding_email
+from pipeline.errors import (
+    CallQAError,
+    ModelNotFoundError,
+    NightFailedError,
+    NotifyError,
+    RulePackError,
+    StoreError,
+)
+from pipeline.notify import (
+    SafeguardingMail,
+    safeguarding_call_ids,
+    send_run_alert,
+    send_safeguarding_email,
+)
 from pipeline.report import NightSummary
 from pipeline.retention import CACHE_DIR, Purged, purge_expired
+from pipeline.runs import RunRecord, needs_alert, record_run
 from pipeline.sampling import draw_night
 from pipeline.scorecard import (
     SampledCall,
@@ -333,6 +355,55 @@ def _notify_safeguarding(settings: Settings, night: date, call_ids: list[str]) -
     return sent is not None
 
 
+def _record_run(out: Path, record: RunRecord) -> bool:
+    """Add the run's row to runs/; True if written. A write that fails is logged, not raised:
+    on a failed night the error that stopped it is the one to raise."""
+    try:
+        record_run(out, record)
+    except StoreError as exc:
+        _logger().error("RUN NOT RECORDED in runs/ for %s: %s", record.call_date, exc)
+        return False
+    return True
+
+
+def _notify_it(settings: Settings, record: RunRecord) -> bool:
+    """Email IT when the night failed or too many of its calls did; True if sent. Never raises
+    (the night is over either way; a failed night's error is raised by the flow)."""
+    if not needs_alert(record, settings.alert_failed_ratio):
+        return False
+    log = _logger()
+    mail = _safeguarding_mail(settings)
+    if mail is None or not settings.it_recipients:
+        log.warning(
+            "Night %s: %s, %d of %d call(s) failed (run %s). The IT email is off "
+            "(set CALLQA_SMTP_HOST and CALLQA_IT_RECIPIENTS).",
+            record.call_date,
+            record.state,
+            record.failed,
+            record.drawn,
+            record.run_id,
+        )
+        return False
+    try:
+        send_run_alert(
+            replace(mail, recipients=tuple(settings.it_recipients)),
+            record,
+            alert_failed_ratio=settings.alert_failed_ratio,
+        )
+    except Exception as exc:  # never let the email hide how the night went
+        why = str(exc) if isinstance(exc, NotifyError) else f"{type(exc).__name__}"
+        log.error(
+            "RUN-HEALTH EMAIL NOT SENT for %s (run %s): %s", record.call_date, record.run_id, why
+        )
+        return False
+    log.info(
+        "Run-health email sent to %d recipient(s) for %s.",
+        len(settings.it_recipients),
+        record.call_date,
+    )
+    return True
+
+
 # Tasks wrap module-level functions (not decorated ones) so Dask pickles them by reference.
 prepare_night = task(
     _prepare_night,
@@ -360,6 +431,8 @@ purge_expired_task = task(
 notify_safeguarding = task(
     _notify_safeguarding, name="notify-safeguarding", cache_policy=NO_CACHE, persist_result=False
 )
+record_run_task = task(_record_run, name="record-run", cache_policy=NO_CACHE, persist_result=False)
+notify_it = task(_notify_it, name="notify-it", cache_policy=NO_CACHE, persist_result=False)
 
 
 def _longest_first(calls: list[SampledCall]) -> list[SampledCall]:
@@ -451,13 +524,35 @@ def nightly_screening(
         low_confidence=settings.low_confidence,
         thresholds=Thresholds(low_confidence=settings.low_confidence),
     )
-    plan = prepare_night(Path(calls), night, settings, run_id)
-    order = _longest_first(plan.calls)
-    futures = [screen.submit(c, options) for c in order]
-    done = _collect(order, futures, run_id, show_progress)
-    outcomes = [done[c.call_id] for c in plan.calls]
-    write_night(plan, outcomes, settings.out_dir)
-    purge_expired_task(settings, night, run_id)
+    started_at = datetime.now(UTC)
+    step, drawn = "prepare-night", 0
+    try:
+        plan = prepare_night(Path(calls), night, settings, run_id)
+        step, drawn = "screen", len(plan.calls)
+        order = _longest_first(plan.calls)
+        futures = [screen.submit(c, options) for c in order]
+        done = _collect(order, futures, run_id, show_progress)
+        outcomes = [done[c.call_id] for c in plan.calls]
+        step = "write-night"
+        write_night(plan, outcomes, settings.out_dir)
+        step = "purge-expired"
+        purge_expired_task(settings, night, run_id)
+    except Exception as exc:
+        # Only the error's type: a message could quote the call log or a path.
+        stopped = RunRecord.from_night(
+            call_date=night,
+            run_id=run_id,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            drawn=drawn,
+            scored=0,
+            failures=[],
+            error_stage=step,
+            error=type(exc).__name__,
+        )
+        record_run_task(settings.out_dir, stopped)
+        notify_it(settings, stopped)
+        raise
     cards = [o.scorecard for o in outcomes if o.scorecard is not None]
     summary = NightSummary.from_rows(
         call_date=night,
@@ -478,6 +573,22 @@ def nightly_screening(
         description=f"Nightly screening of {night}",
     )
     notify_safeguarding(settings, night, safeguarding_call_ids(cards))
+    record = RunRecord.from_night(
+        call_date=night,
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        drawn=len(plan.calls),
+        scored=len(cards),
+        failures=[o.failure for o in outcomes if o.failure is not None],
+    )
+    record_run_task(settings.out_dir, record)
+    notify_it(settings, record)
+    if record.state == "failed":
+        raise NightFailedError(
+            f"the night of {night} drew {record.drawn} calls and could screen none of them "
+            f"({', '.join(f'{s}: {n}' for s, n in record.failures)}); see failures/ and runs/"
+        )
     return summary
 
 

@@ -159,6 +159,17 @@ class Settings(BaseSettings):
         default_factory=list,
         description="The council's safeguarding mailbox(es) (JSON list; required with smtp_host).",
     )
+    # The run-health email (pipeline/notify.py, send_run_alert) goes through the same relay.
+    it_recipients: list[str] = Field(
+        default_factory=list,
+        description="IT's mailbox(es) told of a failed night (JSON list); empty = no email.",
+    )
+    alert_failed_ratio: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Also email IT when more than this share of a night's drawn calls fail.",
+    )
     review_base_url: str | None = Field(
         None,
         description="Address of the review app, e.g. https://callqa.example.gov.uk; links in "

@@ -9,7 +9,8 @@ non-zero without a traceback::
     ├── ModelNotFoundError   the Whisper or spaCy weights are not on this machine
     ├── RulePackError        a YAML rule pack in models/ is missing or invalid
     ├── StoreError           the output folder cannot be written or read
-    └── NotifyError          the safeguarding email cannot be sent (never stops a night)
+    ├── NotifyError          an email cannot be sent (never stops a night)
+    └── NightFailedError     the night drew calls and could screen none of them
 """
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "CallLogError",
     "CallQAError",
     "ModelNotFoundError",
+    "NightFailedError",
     "NotifyError",
     "RulePackError",
     "StoreError",
@@ -48,4 +50,8 @@ class StoreError(CallQAError):
 
 
 class NotifyError(CallQAError):
-    """The safeguarding email is misconfigured or the SMTP relay refused or could not be reached."""
+    """An email is misconfigured or the SMTP relay refused or could not be reached."""
+
+
+class NightFailedError(CallQAError):
+    """The nightly run finished but could screen none of the calls it drew (see `runs/`)."""

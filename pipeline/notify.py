@@ -10,6 +10,10 @@ Email travels and is kept outside callqa's control (relays, mailboxes, forwards)
 holds a name, a number, a queue, an agent or a word of the call: the evidence stays behind the
 review app's sign-in. Call ids come from the phone system and say nothing about the caller.
 
+The same relay tells IT of a failed night (`send_run_alert`, to `it_recipients`): the night,
+its state, the step it stopped at, counts of calls drawn, scored and failed by stage, and the
+run id; never a call id, since IT needs the run, not the calls.
+
 Errors (a missing setting, a relay that refuses or cannot be reached) are `NotifyError`s that
 say what to fix; the nightly flow logs them and carries on (flows/nightly.py).
 """
@@ -27,12 +31,15 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import quote
 
 from pipeline.errors import NotifyError
+from pipeline.runs import RunRecord
 
 __all__ = [
     "SafeguardingMail",
     "call_link",
+    "run_alert_message",
     "safeguarding_call_ids",
     "safeguarding_message",
+    "send_run_alert",
     "send_safeguarding_email",
 ]
 
@@ -149,6 +156,91 @@ def send_safeguarding_email(
         recipients=mail.recipients,
         review_base_url=mail.review_base_url,
     )
+    _deliver(mail, message, "the safeguarding email", "CALLQA_SAFEGUARDING_RECIPIENTS")
+    return message
+
+
+def _stages(counts: Sequence[tuple[str, int]]) -> str:
+    return ", ".join(f"{stage} {n}" for stage, n in counts) or "none"
+
+
+def run_alert_message(
+    record: RunRecord, *, sender: str, recipients: Sequence[str], alert_failed_ratio: float
+) -> EmailMessage:
+    """The email telling IT how a night went wrong: counts, steps and the run id only."""
+    night = record.call_date
+    day = f"{night.day} {night:%B %Y}"
+    if record.state == "failed":
+        subject = f"callqa: the screening of {day} failed"
+        what = (
+            f"callqa's nightly screening of the calls of {night:%A} {day} failed at the "
+            f"{record.error_stage} step ({record.error})."
+        )
+    else:
+        subject = f"callqa: {record.failed} of {record.drawn} calls failed on {day}"
+        what = (
+            f"callqa's nightly screening of the calls of {night:%A} {day} completed, but "
+            f"{record.failed} of the {record.drawn} calls drawn could not be screened (more "
+            f"than {alert_failed_ratio:.0%})."
+        )
+    message = EmailMessage()
+    try:
+        message["Subject"] = subject
+        message["From"] = sender
+        message["To"] = ", ".join(recipients)
+    except ValueError as exc:  # a line break in a setting: header injection, refused
+        raise NotifyError(f"a run-health email setting is not an address: {exc}") from exc
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    facts = "\n".join(
+        [
+            f"Run id: {record.run_id}",
+            f"State: {record.state}",
+            f"Started: {record.started_at:%Y-%m-%d %H:%M} UTC",
+            f"Finished: {record.finished_at:%Y-%m-%d %H:%M} UTC",
+            f"Calls drawn: {record.drawn}",
+            f"Calls scored: {record.scored}",
+            f"Calls failed: {record.failed}",
+            f"Failed calls by stage: {_stages(record.failures)}",
+        ]
+    )
+    paragraphs = [
+        what,
+        facts,
+        "Each failed call's reason is in failures/ under the output folder, and the run's log "
+        "in Prefect under the run id. This email holds counts only, never call details.",
+    ]
+    message.set_content(
+        "\n\n".join(p if p is facts else textwrap.fill(p, 72) for p in paragraphs) + "\n"
+    )
+    return message
+
+
+def send_run_alert(
+    mail: SafeguardingMail, record: RunRecord, *, alert_failed_ratio: float
+) -> EmailMessage:
+    """Email IT about a night (`mail` holds the relay and IT's recipients).
+
+    Raises `NotifyError` like `send_safeguarding_email`, naming CALLQA_IT_RECIPIENTS.
+    """
+    if not mail.sender or not mail.recipients:
+        raise NotifyError(
+            "the run-health email needs CALLQA_SMTP_SENDER and CALLQA_IT_RECIPIENTS "
+            "(IT's mailbox) besides CALLQA_SMTP_HOST"
+        )
+    message = run_alert_message(
+        record,
+        sender=mail.sender,
+        recipients=mail.recipients,
+        alert_failed_ratio=alert_failed_ratio,
+    )
+    _deliver(mail, message, "the run-health email", "CALLQA_IT_RECIPIENTS")
+    return message
+
+
+def _deliver(mail: SafeguardingMail, message: EmailMessage, what: str, setting: str) -> None:
+    """Send `message` through the relay of `mail`; `what` and `setting` name the email and its
+    recipients' setting in the errors."""
     where = f"{mail.host}:{mail.port}"
     try:
         with smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout_s) as smtp:
@@ -170,16 +262,14 @@ def send_safeguarding_email(
     except smtplib.SMTPRecipientsRefused as exc:
         raise NotifyError(
             f"the SMTP relay {where} refused every recipient ({', '.join(exc.recipients)}): "
-            "check CALLQA_SAFEGUARDING_RECIPIENTS"
+            f"check {setting}"
         ) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise NotifyError(
-            f"sending the safeguarding email through {where} failed: "
+            f"sending {what} through {where} failed: "
             f"{type(exc).__name__}: {exc} (check CALLQA_SMTP_HOST and CALLQA_SMTP_PORT)"
         ) from exc
     if refused:
         raise NotifyError(
-            f"the safeguarding email was sent, but {where} refused {', '.join(sorted(refused))}: "
-            "check CALLQA_SAFEGUARDING_RECIPIENTS"
+            f"{what} was sent, but {where} refused {', '.join(sorted(refused))}: check {setting}"
         )
-    return message

@@ -39,6 +39,7 @@ __all__ = [
     "PARTITION_KEY",
     "PURGES",
     "RESTRICTED",
+    "RUNS",
     "SAMPLES",
     "SCORECARDS",
     "SCRUTINY_PACK",
@@ -349,6 +350,30 @@ PURGES = TableSpec(
     ),
 )
 
+#: `runs/`: one row per run of the nightly screening (a re-run of a night adds a row), so the
+#: review app and IT can see how each night went without Prefect: when it ran, its `state`
+#: (`completed` or `failed`), the calls `drawn`, `scored` and `failed`, the per-call
+#: `failures` counted by stage, and for a failed night the step it stopped at (`error_stage`)
+#: and the error's type (`error`). Counts, names of steps and ids only, never call content.
+RUNS = TableSpec(
+    "runs",
+    pa.schema(
+        [
+            ("call_date", _DATE),
+            ("run_id", _STR),
+            ("started_at", _TS),
+            ("finished_at", _TS),
+            ("state", _STR),
+            ("drawn", pa.int64()),
+            ("scored", pa.int64()),
+            ("failed", pa.int64()),
+            ("failures", pa.list_(pa.struct([("stage", _STR), ("calls", pa.int64())]))),
+            ("error_stage", _STR),
+            ("error", _STR),
+        ]
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -362,6 +387,7 @@ TABLES: dict[str, TableSpec] = {
         FREQUENT_CALLERS,
         SCRUTINY_PACK,
         PURGES,
+        RUNS,
     )
 }
 

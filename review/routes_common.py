@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date
+from functools import lru_cache
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -13,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from pipeline.charts import Scale, estimate_table, trend_chart
+from pipeline.runs import read_runs, run_health
 from pipeline.trends import TREND_MONTHS, month_label, trend_points, trend_table
 from review.db import ROLES, User
 from review.export import agreement, reviewer_agreement
@@ -228,6 +232,20 @@ def _dashboard_tables(context: dict[str, object]) -> dict[str, pd.DataFrame]:
     }
 
 
+@lru_cache(maxsize=1)
+def _nights_zone() -> ZoneInfo:
+    """The time zone nights are counted in (the `timezone` setting), read once per process."""
+    from pipeline.config import Settings
+
+    return ZoneInfo(Settings().timezone)
+
+
+def _local_today(request: Request) -> date:
+    moment = now(request)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(_nights_zone()).date()
+
+
 @router.get("/dashboard")
 def dashboard(
     request: Request,
@@ -287,6 +305,12 @@ def dashboard(
         )
     if fmt:
         return table_response(_dashboard_tables(context), f"dashboard-{month}", fmt)
+    # How last night's screening went: for the people who act on it, not for councillors.
+    context["health"] = (
+        None
+        if viewer.role == "scrutiny"
+        else run_health(read_runs(data.out_dir), _local_today(request))
+    )
     return render(request, "dashboard.html", context)
 
 
