@@ -31,7 +31,9 @@
 })();
 
 // The review form: "Agree with all" and keyboard shortcuts (a = agree with all, s = mark as
-// reviewed, n = save and open the next call), never while the user is typing in a box.
+// reviewed, n = save and open the next call), never while the user is typing in a box, and
+// not at all once switched off (WCAG 2.1.4: single-key shortcuts can be turned off; the
+// choice is kept in this browser).
 (function () {
   "use strict";
   var TYPING = /^(text|search|email|number|password|date|url|tel)$/;
@@ -54,11 +56,19 @@
       var submit = form.querySelector("button[name=action][value='" + action + "']");
       if (submit) { submit.click(); }
     }
+    var enabled = document.getElementById("shortcuts-on");
+    if (enabled) {
+      enabled.checked = window.localStorage.getItem("callqa-shortcuts") !== "off";
+      enabled.addEventListener("change", function () {
+        window.localStorage.setItem("callqa-shortcuts", enabled.checked ? "on" : "off");
+      });
+    }
     button.addEventListener("click", agreeWithAll);
     document.addEventListener("keydown", function (event) {
       if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || typing(event.target)) {
         return;
       }
+      if (enabled && !enabled.checked) { return; }
       var key = event.key.toLowerCase();
       if (key === "a") { agreeWithAll(); } else if (key === "s") { submitWith("reviewed"); } else if (key === "n") { submitWith("next"); } else { return; }
       event.preventDefault();

@@ -296,3 +296,34 @@ def test_two_leads_agreement_per_month_and_tag(env: Env) -> None:
     section = dashboard[dashboard.index('id="reviewer-agreement"') :]
     assert "Do reviewers agree with each other?" in dashboard
     assert "Caller made a complaint" in section and "75%" in section and "0.50" in section
+
+
+def test_safeguarding_notes_are_emptied_with_the_other_notes(env: Env) -> None:
+    from datetime import UTC, date, datetime
+
+    from review.retention import erase_review_notes, purge_review_rows
+
+    recent = datetime(2025, 6, 30, tzinfo=UTC)
+    with env.app.state.sessionmaker() as db:
+        for call_id, saved in (("old", datetime(2024, 1, 2, tzinfo=UTC)), ("new", recent)):
+            db.add(
+                Review(
+                    call_id=call_id,
+                    reviewer="lena",
+                    created_at=saved,
+                    reviewed=True,
+                    safeguarding_action="no_action",
+                    safeguarding_note=f"mother named on the call ({call_id})",
+                )
+            )
+        db.add(Review(call_id="kept", reviewer="lena", created_at=recent, safeguarding_note="x"))
+        db.commit()
+    purge_review_rows(env.db_url, date(2025, 7, 1), keep_review_notes_days=365, keep_audit_days=0)
+    assert erase_review_notes(env.db_url, ["new"]) == 1  # a subject-access erasure
+    with env.app.state.sessionmaker() as db:
+        notes = {
+            r.call_id: (r.safeguarding_action, r.safeguarding_note)
+            for r in db.scalars(select(Review))
+        }
+    # The notes go; what was done stays.
+    assert notes == {"old": ("no_action", ""), "new": ("no_action", ""), "kept": (None, "x")}
