@@ -89,3 +89,27 @@ def test_pages_print_for_a_committee(browser, sqlite_live: Live) -> None:  # typ
     pages = _pdf(member, f"/scrutiny/packs/{sqlite_live.env.pack_id}")
     assert all("March panel · Call quality review" in text for text in pages)
     assert "My samples" not in "\n".join(pages)
+
+
+def test_monthly_report_prints_with_its_month_on_every_page(browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The report file `callqa report` writes (opened as a file, as a councillor would)."""
+    from test_report import _write_month
+
+    from pipeline import report
+
+    _write_month(tmp_path)
+    built = report.build_monthly_report(tmp_path, "2025-03")
+    page = browser.new_page()
+    try:
+        page.goto(built.html_path.as_uri())
+        page.emulate_media(media="print")
+        pdf = page.pdf(format="A4")
+    finally:
+        page.close()
+    pages = [
+        unicodedata.normalize("NFKC", p.extract_text()) for p in PdfReader(io.BytesIO(pdf)).pages
+    ]
+    assert len(pages) >= 2
+    for n, text in enumerate(pages, start=1):
+        assert "Calls to the council: 2025-03" in text, n
+        assert f"Page {n} of {len(pages)}" in text, n
