@@ -267,3 +267,32 @@ def test_lead_downloads_refused_to_others(env: Env, path: str) -> None:
     refused = _audits(env, "refused")
     assert len(refused) == 4 and {r.user_name for r in refused} == {"sam", "ada"}
     assert not _audits(env, "export_queue")
+
+
+def test_a_scoped_lead_downloads_only_their_queues(env: Env) -> None:
+    from review.users import set_scope
+
+    lena = env.client("lena")
+    token = csrf_of(lena, "/dashboard")
+    cards = _cards(env.built)
+    housing = cards[cards["queue"] == "housing"]
+    other = cards[(cards["queue"] != "housing") & cards["needs_review"].astype(bool)]
+    for call in (
+        housing[housing["needs_review"].astype(bool)]["call_id"].iloc[0],
+        other["call_id"].iloc[0],
+    ):
+        data = {"csrf_token": token, "action": "reviewed", "tag_complaint": "agree"}
+        assert lena.post(f"/calls/{call}/review", data=data).status_code == 303
+    set_scope(env.db_url, "lena", ["queue:housing"])
+    lena = env.client("lena")  # a new sign-in carries the new scope
+    frame, _ = _download(lena, "/agents", "csv")
+    got = frame.set_index("agent_id")["calls"].to_dict()
+    assert got == {_guard(str(a)): len(g) for a, g in housing.groupby("agent_id")}
+    frame, _ = _download(lena, "/reviews", "xlsx")
+    assert set(frame["call_id"]) <= set(housing["call_id"]) and len(frame) == 1
+    frame, _ = _download(lena, "/queue?status=all", "csv")
+    queues = dict(zip(cards["call_id"].map(_guard), cards["queue"], strict=True))
+    pinned = set(cards[cards["safeguarding"].astype("boolean").fillna(False)]["call_id"])
+    outside = {c for c in frame["call_id"] if queues[c] != "housing"}
+    assert outside <= {_guard(c) for c in pinned}  # only safeguarding calls, pinned for everyone
+    assert len(frame) > len(outside)
