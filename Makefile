@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/tagging.py
 	$(PY) benchmarks/nightly.py
 	$(PY) benchmarks/review.py
+	$(PY) benchmarks/search.py
 	$(PY) benchmarks/hardening.py
 
 eval: $(VENV)/.installed-dev

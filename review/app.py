@@ -13,9 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from review import routes_admin, routes_common, routes_lead, routes_scrutiny
+from review import routes_admin, routes_common, routes_lead, routes_scrutiny, routes_search
 from review.data import OutputStore
 from review.db import default_db_url, make_engine, make_sessionmaker, migrate
+from review.search import TranscriptSearch
 from review.security import SecurityMiddleware, load_keys, parse_proxies
 from review.sessions import Clock, default_clock
 from review.web import CSRFRefused, LoginRequired, audit, make_templates, render
@@ -64,6 +65,7 @@ def create_app(
 
     app = FastAPI(title="callqa review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = OutputStore(out_dir, Path(recordings_dir) if recordings_dir else None)
+    app.state.search = TranscriptSearch(out_dir)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.templates = make_templates()
@@ -72,7 +74,7 @@ def create_app(
     app.state.state_dir = Path(state_dir)
     app.state.clock = clock
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
-    for module in (routes_common, routes_lead, routes_scrutiny, routes_admin):
+    for module in (routes_common, routes_lead, routes_search, routes_scrutiny, routes_admin):
         app.include_router(module.router)
     app.add_middleware(
         SecurityMiddleware, keys=keys, behind_tls=behind_tls, trusted_proxies=proxies

@@ -99,11 +99,11 @@ def served_routes() -> set[tuple[str, str]]:
     """(method, path template) of every route the app serves, static files aside."""
     from fastapi.routing import APIRoute
 
-    from review import routes_admin, routes_common, routes_lead, routes_scrutiny
+    from review import routes_admin, routes_common, routes_lead, routes_scrutiny, routes_search
 
     return {
         (method, route.path)
-        for module in (routes_common, routes_lead, routes_scrutiny, routes_admin)
+        for module in (routes_common, routes_lead, routes_search, routes_scrutiny, routes_admin)
         for route in module.router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
