@@ -12,14 +12,14 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from browser_support import CHROMIUM, Live, browser, new_page, screenshot, sign_in, sqlite_live
+from browser_support import CHROMIUM, Live, browser, live, new_page, screenshot, sign_in
 from builder import BuiltOutput
 from review_helpers import Env
 from sqlalchemy import select
 
 from review.search import SearchPage, SearchQuery, TranscriptSearch, parse_terms
 
-__all__ = ["browser", "sqlite_live"]
+__all__ = ["browser", "live"]
 
 
 def _read(built: BuiltOutput, table: str) -> pd.DataFrame:
@@ -274,8 +274,8 @@ def test_only_quality_leads_search_and_only_inside_their_scope(env: Env) -> None
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
-def test_a_lead_searches_from_the_header_and_opens_the_call(browser, sqlite_live: Live) -> None:
-    live = sqlite_live
+@pytest.mark.parametrize("live", ["sqlite"], indirect=True)  # the page does not touch the DB
+def test_a_lead_searches_from_the_header_and_opens_the_call(browser, live: Live) -> None:
     page = new_page(browser, live)
     sign_in(page, "lena")
     page.goto("/queue")
