@@ -860,9 +860,10 @@ def _trend_section(trends: TrendTable) -> str:
             points = trend_points(trends, metric)
             scale: Scale = "score" if metric.startswith("mean:") else "percent"
             name = f"{_trend_label(metric)}, by month"
+            chart = trend_chart(points, title=name, chart_id=f"trend-{number}-{index}", scale=scale)
             parts.append(
-                f"<figure>{trend_chart(points, title=name, chart_id=f'trend-{number}-{index}', scale=scale)}"
-                "</figure>" + estimate_table(points, caption=name, scale=scale, n_header="Calls")
+                f"<h4>{html.escape(_trend_label(metric))}</h4><figure>{chart}</figure>"
+                + estimate_table(points, caption=name, scale=scale)
             )
     return "".join(parts)
 

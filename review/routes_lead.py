@@ -728,11 +728,9 @@ def agent_page(
                 "week": start.strftime("%d %b %Y"),
                 "calls": len(group),
                 "qa_score": float(group["qa_score"].mean()),
-                "checks": {c: _rate(group[c]) for c in QA_CHECKS if c in group},
                 "check_rates": {c: rate_of(group[c]) for c in QA_CHECKS if c in group},
             }
         )
-    checks = {c: _rate(mine[c]) for c in QA_CHECKS if c in mine}
     check_rates = {c: rate_of(mine[c]) for c in QA_CHECKS if c in mine}
     # The calls behind one figure: a check's passes or fails (unknown filters show them all).
     check = check if check in check_rates else ""
@@ -759,7 +757,6 @@ def agent_page(
             "results": _RESULTS,
             "n_calls": len(mine),
             "qa_score": float(mine["qa_score"].mean()),
-            "checks": checks,
             "check_rates": check_rates,
             "check_chart": Markup(
                 bar_chart(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from pipeline import report, store
 from pipeline.tagging import QA_CHECKS
 
 MONTH_START = date(2025, 3, 1)
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _population(rng: np.random.Generator, nights: int, sizes: dict[str, int]) -> pd.DataFrame:
@@ -114,7 +118,9 @@ def test_zero_rate_gets_an_exact_interval_not_a_point() -> None:
     assert "clopper" in found.method
 
 
-def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
+def _write_month(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """March's scorecards, manifest and census, and February's estimates (one rate only):
+    (population, sample, census)."""
     rng = np.random.default_rng(3)
     pop = _population(rng, nights=3, sizes={"council_tax": 20, "waste": 10, "housing": 6})
     sample = _draw(pop, {"council_tax": 4, "waste": 3, "housing": 2}, seed=1)
@@ -162,7 +168,11 @@ def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
         ]
     )
     store.write_file(tmp_path / "reports" / "2025-02" / "estimates.parquet", "estimates", previous)
+    return pop, sample, census
 
+
+def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
+    pop, sample, census = _write_month(tmp_path)
     built = report.build_monthly_report(tmp_path, "2025-03")
     estimates = pd.read_parquet(built.estimates_path)
     assert list(estimates.columns[:8]) == store.ESTIMATES.columns[:8]
@@ -198,3 +208,52 @@ def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
     # A re-build overwrites rather than appends.
     again = report.build_monthly_report(tmp_path, "2025-03")
     assert len(pd.read_parquet(again.estimates_path)) == len(estimates)
+
+
+def _svgs(page: str) -> list[ET.Element]:
+    return [ET.fromstring(m) for m in re.findall(r"<svg.*?</svg>", page, re.S)]
+
+
+def test_report_charts_are_svg_text_each_followed_by_its_table(tmp_path: Path) -> None:
+    _write_month(tmp_path)
+    page = report.build_monthly_report(tmp_path, "2025-03").html_path.read_text()
+    assert "<img" not in page and "<path" not in page  # no picture of text, no glyph outlines
+    charts = _svgs(page)
+    for svg in charts:
+        assert svg.get("role") == "img"
+        title, desc = svg.find(f"{SVG}title"), svg.find(f"{SVG}desc")
+        assert title is not None and desc is not None
+        assert svg.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
+        # The chart is followed by a table whose caption is the chart's title.
+        after = page[page.index(f'id="{title.get("id")}"') :]
+        table = after[after.index("</svg>") :][:400]
+        assert re.match(r"</svg></figure><table><caption>", table), table[:80]
+        assert html.unescape(re.search(r"<caption>(.*?)</caption>", table).group(1)) == title.text
+    # This month's bars: the quality checks' labels and values are text.
+    qa = next(s for s in charts if s.findtext(f"{SVG}title") == "Calls passing each quality check")
+    texts = [t.text for t in qa.iter(f"{SVG}text")]
+    assert "Greeted the caller" in texts and "Closed the call properly" in texts
+    assert len(list(qa.iter(f"{SVG}rect"))) == len(QA_CHECKS)
+    # Every table has a caption and headers with a scope.
+    for table in re.findall(r"<table>.*?</table>", page, re.S):
+        assert "<caption>" in table and "<th>" not in table and "<th scope=" in table
+    # The trend section: February has only the avoidable rate, so every other line has a gap.
+    estimates = pd.read_parquet(tmp_path / "reports" / "2025-03" / "estimates.parquet")
+    march = estimates.set_index(["metric", "group"]).loc[("avoidable_rate", "all"), "estimate"]
+    trend = next(s for s in charts if s.findtext(f"{SVG}title") == "Avoidable contact, by month")
+    texts = [t.text for t in trend.iter(f"{SVG}text")]
+    assert "Feb 2025" in texts and "Mar 2025" in texts and "10%" in texts
+    assert f"{float(march) * 100:.0f}%" in texts
+    assert len(list(trend.iter(f"{SVG}circle"))) == 2
+    complaints = next(s for s in charts if s.findtext(f"{SVG}title") == "Complaints, by month")
+    assert len(list(complaints.iter(f"{SVG}circle"))) == 1
+    assert "No data" in [t.text for t in complaints.iter(f"{SVG}text")]
+    assert "<h2>Month by month</h2>" in page
+
+
+def test_a_first_month_says_trends_come_later(tmp_path: Path) -> None:
+    _write_month(tmp_path)
+    (tmp_path / "reports" / "2025-02" / "estimates.parquet").unlink()
+    page = report.build_monthly_report(tmp_path, "2025-03").html_path.read_text()
+    assert "Trends appear here once there is more than one month" in page
+    assert ", by month" not in page

@@ -30,6 +30,7 @@ def _table(env: Env) -> list[tuple[str, str, dict[str, str], dict[str, int]]]:
         ("GET", "/account/password", {}, everyone),
         ("GET", "/", {}, {**everyone, "ada": 303, "lena": 303, "sam": 303, "sid": 303}),
         ("GET", "/dashboard", {}, everyone),
+        ("GET", "/trends", {}, everyone),
         ("GET", f"/dashboard/{b.month}/report", {}, everyone),
         ("GET", "/queue", {}, lead),
         ("GET", f"/calls/{call}", {}, lead),
@@ -93,6 +94,14 @@ def _table(env: Env) -> list[tuple[str, str, dict[str, str], dict[str, int]]]:
             {"current": "not my password", "password": "x" * 20, "confirm": "x" * 20},
             {**{r: 400 for r in ROLES}, "anonymous": LOGIN},
         ),
+        (
+            "POST",
+            "/agents/A101/coaching",
+            {"held_on": "2025-03-10", "discussed": "Coached by {role}"},
+            {**posted, "lena": 303},
+        ),
+        # The entry lena just wrote (the first of a fresh database).
+        ("POST", "/agents/A101/coaching/1/acknowledge", {}, {**posted, "lena": 303}),
         ("POST", "/logout", {}, {r: 303 for r in ROLES}),
     ]
 
@@ -153,6 +162,10 @@ def _template(path: str) -> str:
         ("calls", "*", "review"): "/calls/{call_id}/review",
         ("calls", "*", "assign"): "/calls/{call_id}/assign",
         ("agents", "*"): "/agents/{agent_id}",
+        ("agents", "*", "coaching"): "/agents/{agent_id}/coaching",
+        ("agents", "*", "coaching", "*", "acknowledge"): (
+            "/agents/{agent_id}/coaching/{entry_id}/acknowledge"
+        ),
         ("scrutiny", "packs", "*"): "/scrutiny/packs/{pack_id}",
         ("scrutiny", "packs", "*", "calls", "*"): "/scrutiny/packs/{pack_id}/calls/{number}",
         (
