@@ -314,7 +314,8 @@ class TranscriptSearch:
             LIMIT $limit OFFSET $offset
         """
         page = max(1, query.page)
-        cursor = self._connection().cursor()
+        with self._lock:  # a cursor is made while no refresh is using the connection
+            cursor = self._connection().cursor()
         try:
             rows = self._page(cursor, sql, params, page, page_size)
             if not rows and page > 1:

@@ -183,6 +183,17 @@ def test_a_long_turn_is_shown_around_its_first_match() -> None:
     assert [(s.text, s.marked) for s in snippet(short)] == [("Ombudsman", True), (".", False)]
 
 
+def test_searches_in_parallel_threads_answer_as_one_at_a_time(built: BuiltOutput) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    search = TranscriptSearch(built.out_dir, refresh_s=0)  # every search checks the folders
+    texts = ["leak", "thanks", '"rings back"', "help", "nobody"] * 4
+    alone = {t: _found(_everything(search, text=t)) for t in set(texts)}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: _found(_everything(search, text=t)), texts))
+    assert together == [alone[t] for t in texts]
+
+
 # -- the page ------------------------------------------------------------------------------------
 
 
