@@ -10,10 +10,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from review.labels import AVOIDABLE_CATEGORIES, flag_label, label
-from review.routes_lead import PAGE_SIZE, Segment, _options
-from review.search import MAX_QUERY_CHARS, SearchHit, SearchQuery, TranscriptSearch
-from review.web import Viewer, audit, get_db, render, require, store
+from review.labels import flag_label, label
+from review.routes_lead import PAGE_SIZE, Segment
+from review.search import (
+    MAX_QUERY_CHARS,
+    SearchChoices,
+    SearchHit,
+    SearchQuery,
+    TranscriptSearch,
+)
+from review.web import Viewer, audit, get_db, render, require
 
 __all__ = ["CONTEXT_CHARS", "router", "snippet"]
 
@@ -64,10 +70,10 @@ def _day(value: str, name: str) -> date | None:
         raise HTTPException(400, f"Write the '{name}' date as YYYY-MM-DD.") from None
 
 
-def _tags(flags: list[str], reasons: list[str]) -> dict[str, str]:
+def _tags(choices: SearchChoices) -> dict[str, str]:
     """The tag filter's choices, id -> words: flags, contact reasons, avoidable categories."""
-    tags = {f: flag_label(f) for f in flags}
-    for tag in (*reasons, *AVOIDABLE_CATEGORIES):
+    tags = {f: flag_label(f) for f in choices.flags}
+    for tag in (*choices.reasons, *choices.categories):
         tags.setdefault(tag, label(tag))
     return tags
 
@@ -135,7 +141,7 @@ def search_page(
         text,
         urlencode({k: v for k, v in shown.items() if k != "q"} | {"page": result.page})[:300],
     )
-    view = store(request).queue_view()
+    choices = searcher(request).choices(viewer.scope)
     return render(
         request,
         "search.html",
@@ -145,9 +151,9 @@ def search_page(
             "filters": filters,
             "query": shown,
             "speakers": _SPEAKERS,
-            "teams": _options(viewer, view.teams, view.calls, "team"),
-            "agents": _options(viewer, view.agents, view.calls, "agent_id"),
-            "queues": _options(viewer, view.queues, view.calls, "queue"),
-            "tags": _tags(view.flags, view.reasons),
+            "teams": choices.teams,
+            "agents": choices.agents,
+            "queues": choices.queues,
+            "tags": _tags(choices),
         },
     )

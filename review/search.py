@@ -29,6 +29,7 @@ from pipeline import store
 __all__ = [
     "MAX_QUERY_CHARS",
     "MAX_TERMS",
+    "SearchChoices",
     "SearchHit",
     "SearchPage",
     "SearchQuery",
@@ -95,6 +96,18 @@ class SearchPage:
     page: int
     pages: int
     terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchChoices:
+    """What the search filters can choose from inside a scope: the ids found in scorecards."""
+
+    queues: list[str]
+    teams: list[str]
+    agents: list[str]
+    flags: list[str]
+    reasons: list[str]
+    categories: list[str]
 
 
 def parse_terms(text: str) -> tuple[str, ...]:
@@ -183,6 +196,18 @@ def _partitions(folder: Path) -> dict[date, tuple[str, int, int]]:
     return found
 
 
+def _scope_condition(scope: tuple[str, ...], params: dict[str, Any]) -> str:
+    """The SQL condition on scorecards `c` that keeps a lead's scope, its values put in
+    `params`; a scope naming neither queues nor teams keeps no call (as `in_scope`)."""
+    allowed = []
+    for kind in ("queue", "team"):
+        values = [v for k, _, v in (item.partition(":") for item in scope) if k == kind]
+        if values:
+            params[f"scope_{kind}"] = values
+            allowed.append(f"list_contains($scope_{kind}, c.{kind})")
+    return "(" + " OR ".join(allowed) + ")" if allowed else "false"
+
+
 class TranscriptSearch:
     """Searches one output folder; one per app.
 
@@ -254,6 +279,27 @@ class TranscriptSearch:
                 self._loaded[name] = found
             self._checked[name] = now
 
+    def choices(self, scope: tuple[str, ...] = ()) -> SearchChoices:
+        """The queues, teams, agents and tags of the calls inside `scope` (every call: ())."""
+        self._refresh(store.SCORECARDS.name)
+        params: dict[str, Any] = {}
+        where = f"WHERE {_scope_condition(scope, params)}" if scope else ""
+        sql = f"""
+            SELECT list_sort(list_distinct(list(c.queue))), list_sort(list_distinct(list(c.team))),
+                   list_sort(list_distinct(list(c.agent_id))),
+                   list_sort(list_distinct(flatten(list(c.flags)))),
+                   list_sort(list_distinct(flatten(list(c.contact_reasons)))),
+                   list_sort(list_distinct(list(c.avoidable_category)))
+            FROM {store.SCORECARDS.name} c {where}
+        """
+        with self._lock:
+            cursor = self._connection().cursor()
+        try:
+            row = cursor.execute(sql, params).fetchone()
+        finally:
+            cursor.close()
+        return SearchChoices(*([str(v) for v in values or [] if v is not None] for values in row))
+
     def search(self, query: SearchQuery) -> SearchPage:
         """The page of hits `query` asks for (the last page when it asks past the end)."""
         terms = parse_terms(query.text)
@@ -295,15 +341,7 @@ class TranscriptSearch:
                 "OR c.avoidable_category = $tag)"
             )
         if query.scope:
-            allowed = []
-            for kind in ("queue", "team"):
-                values = [v for k, _, v in (s.partition(":") for s in query.scope) if k == kind]
-                if values:
-                    params[f"scope_{kind}"] = values
-                    allowed.append(f"list_contains($scope_{kind}, c.{kind})")
-            if not allowed:
-                return empty  # a scope naming neither queues nor teams holds no calls
-            where.append("(" + " OR ".join(allowed) + ")")
+            where.append(_scope_condition(query.scope, params))
         sql = f"""
             SELECT h.call_id, h.call_date, h.turn, h.speaker, h.start_s, h.text,
                    c.queue, c.team, c.agent_id, count(*) OVER () AS total

@@ -123,6 +123,17 @@ def test_filters_scope_and_pages(built: BuiltOutput) -> None:
         expected = calls_where(keep)
         assert _found(_everything(search, text="thanks", **options)) == expected, options
         assert bool(expected) == (keep is not nothing), options
+    # The filters offer what is inside the scope.
+    red = search.choices(("team:Red",))
+    assert red.teams == ["Red"] and red.agents == sorted(
+        set(cards.query("team == 'Red'")["agent_id"])
+    )
+    every = search.choices()
+    assert every.queues == sorted(set(cards["queue"])) and "complaint" in every.flags
+    assert "online_account" in every.reasons and every.categories == sorted(
+        set(cards["avoidable_category"].dropna())
+    )
+    assert search.choices(("agent:A101",)).queues == []
     # Who said it: "help" is the agent's word in these calls.
     assert _everything(search, text="help", speaker="caller").total == 0
     assert _found(_everything(search, text="help", speaker="agent")) == _expected(built, "help")
@@ -268,6 +279,8 @@ def test_only_quality_leads_search_and_only_inside_their_scope(env: Env) -> None
 
     set_scope(env.db_url, "lena", ["team:Red"])
     lena = env.client("lena")
+    form = lena.get("/search").text
+    assert '<option value="Red">' in form and '<option value="Blue">' not in form
     cards = _read(env.built, "scorecards").set_index("call_id")
     for params in (
         {"q": "nobody"},
