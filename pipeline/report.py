@@ -769,9 +769,11 @@ def _table(
             f"<td>{int(c.n_reviewed)}</td>"
         )
 
+    def name(r: Any) -> str:
+        return _label(r.metric) if first == "metric" else str(r.group).split(":", 1)[-1]
+
     body = "".join(
-        "<tr>"
-        f"<th scope='row'>{html.escape(_label(r.metric) if first == 'metric' else r.group.split(':', 1)[-1])}</th>"
+        f"<tr><th scope='row'>{html.escape(name(r))}</th>"
         f"<td>{_pct(r.estimate)}</td><td>{_pct(r.ci_low)} to {_pct(r.ci_high)}</td>"
         f"{extra(r.metric)}<td>{_change(r.change)}</td><td>{r.n_sampled}</td></tr>"
         for r in rows.itertuples()

@@ -103,8 +103,8 @@ def test_estimate_table_has_a_caption_headers_with_scope_and_a_row_per_month() -
     assert [h.text for h in heads] == ["Month", "Estimate", "95% interval", "Calls"]
     assert {h.get("scope") for h in heads} == {"col"}
     rows = table.findall("tbody/tr")
-    assert [r.find("th").text for r in rows] == [p.label for p in MONTHS]  # type: ignore[union-attr]
-    assert all(r.find("th").get("scope") == "row" for r in rows)  # type: ignore[union-attr]
+    assert [r.findtext("th") for r in rows] == [p.label for p in MONTHS]
+    assert [r.find("th[@scope='row']") is not None for r in rows] == [True] * len(MONTHS)
     cells = [[td.text for td in r.findall("td")] for r in rows]
     assert cells[0] == ["30%", "25%–36%", "40"]
     assert cells[1] == ["No data", "–", "–"]
