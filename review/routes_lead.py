@@ -431,7 +431,7 @@ def call_page(
     history = list(
         db.scalars(select(Review).where(Review.call_id == call_id).order_by(Review.id.desc()))
     )
-    assignee = _assignees_of(db, call_id)
+    assignee = _assignee_of(db, call_id)
     leads = _active_leads(db)
     # Audited after the last read, before anything is shown: one database connection per
     # page (a commit hands it back, and taking another costs a round trip under load).
@@ -479,7 +479,7 @@ def call_page(
     )
 
 
-def _assignees_of(db: Session, call_id: str) -> str | None:
+def _assignee_of(db: Session, call_id: str) -> str | None:
     """The name of the lead the call is assigned to, if any."""
     return db.scalar(
         select(User.name)
