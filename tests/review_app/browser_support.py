@@ -2,7 +2,8 @@
 server over a built output folder (module-scoped, SQLite and PostgreSQL), signing in, and the
 screenshots saved to docs/screenshots/ from the SQLite run.
 
-A test module imports the fixtures it uses: `from browser_support import browser, live`.
+A test module imports the fixtures it uses: `from browser_support import browser, live`
+(or `sqlite_live`, the same app on SQLite only).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ import uvicorn
 from builder import build_output
 from review_helpers import PASSWORD, Env, make_env
 
-__all__ = ["CHROMIUM", "Live", "browser", "live", "new_page", "screenshot", "sign_in"]
+__all__ = [
+    "CHROMIUM",
+    "Live",
+    "browser",
+    "live",
+    "new_page",
+    "screenshot",
+    "sign_in",
+    "sqlite_live",
+]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -50,13 +60,12 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def _serve(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, backend: str
 ) -> Iterator[Live]:
     root = tmp_path_factory.mktemp("live")
     built = build_output(root)
-    if request.param == "sqlite":
+    if backend == "sqlite":
         db_url = f"sqlite:///{root / 'review.sqlite'}"
     else:
         base = request.getfixturevalue("postgres_server")
@@ -76,10 +85,26 @@ def live(
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield Live(base=f"http://127.0.0.1:{port}", env=env, backend=request.param)
+    yield Live(base=f"http://127.0.0.1:{port}", env=env, backend=backend)
     server.should_exit = True
     thread.join(10)
     env.app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The app on each database back end."""
+    yield from _serve(request, tmp_path_factory, request.param)
+
+
+@pytest.fixture(scope="module")
+def sqlite_live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The app on SQLite only, for pages whose behaviour does not depend on the database."""
+    yield from _serve(request, tmp_path_factory, "sqlite")
 
 
 def new_page(browser, live: Live):
