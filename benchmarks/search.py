@@ -137,7 +137,7 @@ def _queries(days: int) -> list[tuple[str, dict[str, Any]]]:
         ("word", {"text": "solicitor"}),
         ("word", {"text": "bailiff"}),
         ("word", {"text": "councillor"}),
-        ("word", {"text": "Solicitors*"}),
+        ("word", {"text": "solicitor*"}),
         ("common word", {"text": "council"}),
         ("common word", {"text": "council", "page": 40}),
         ("words", {"text": "direct debit cancelled"}),
