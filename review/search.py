@@ -43,6 +43,7 @@ __all__ = [
 MAX_QUERY_CHARS = 200
 #: Words and phrases after this many are ignored: each one is another regex over every turn.
 MAX_TERMS = 8
+_MAX_PAGE = 1_000_000
 _TERM = re.compile(r'"([^"]*)"?|(\S+)')
 # Characters special to both RE2 (DuckDB) and Python's re: escaped the same way for both.
 _REGEX_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
@@ -358,7 +359,9 @@ class TranscriptSearch:
             ORDER BY h.call_date DESC, h.call_id DESC, h.turn
             LIMIT $limit OFFSET $offset
         """
-        page = max(1, query.page)
+        # A page past the last one is answered with the last; past any real last page (a
+        # typed number too big for DuckDB), without asking.
+        page = max(1, min(query.page, _MAX_PAGE))
         with self._lock:  # a cursor is made while no refresh is using the connection
             cursor = self._connection().cursor()
         try:

@@ -138,8 +138,8 @@ def test_filters_scope_and_pages(built: BuiltOutput) -> None:
     assert _everything(search, text="help", speaker="caller").total == 0
     assert _found(_everything(search, text="help", speaker="agent")) == _expected(built, "help")
 
-    pages = [search.search(SearchQuery("thanks", page=n, page_size=25)) for n in (1, 2, 99)]
-    assert [p.page for p in pages] == [1, 2, 2] and pages[0].pages == 2
+    pages = [search.search(SearchQuery("thanks", page=n, page_size=25)) for n in (1, 2, 99, 10**20)]
+    assert [p.page for p in pages] == [1, 2, 2, 2] and pages[0].pages == 2
     assert len(pages[0].hits) == 25 and len(pages[1].hits) == len(thanks) - 25
     assert _found(pages[0]) | _found(pages[1]) == thanks
     assert _found(pages[1]) == _found(pages[2])
