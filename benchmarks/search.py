@@ -10,7 +10,10 @@ a phrase, a street name, with and without filters and date ranges, restricted te
 a scope), and a few through the HTTP route with a signed-in quality lead. The baseline, in the
 same run, is bare DuckDB on a fresh connection: `count(*)` of the turns whose text ILIKEs each
 single word, over the same transcripts (a scan of the text column, no join, no regex, no
-sort). Figures go to benchmarks/search.json.
+sort). The first search of each table, which loads it into the app's memory, is timed apart,
+with the process's memory growth. The corpus's text goes to `transcripts/` and `restricted/`
+alike (its names and addresses are invented; redacting it would only slow the setup). Figures
+go to benchmarks/search.json.
 
     .venv/bin/python benchmarks/search.py [--calls 20000] [--days 365] [--repeats 5]
 """
