@@ -273,12 +273,13 @@ class TranscriptSearch:
                             {"days": stale},
                         )
                     if fresh:
-                        # In date order, so each row group's call_date range stays narrow
-                        # and a date filter skips most of them.
+                        # Files in date order (DuckDB keeps it), so each row group's call_date
+                        # range stays narrow and a date filter skips most of them; no ORDER BY,
+                        # whose sort would cost a year's text in memory again at load.
                         con.execute(
                             f"INSERT INTO {name} SELECT {source} FROM read_parquet($files, "
                             "hive_partitioning = true, union_by_name = true, "
-                            "hive_types = {'call_date': DATE}) ORDER BY call_date",
+                            "hive_types = {'call_date': DATE})",
                             {"files": sorted(fresh)},
                         )
                     con.execute("COMMIT")
