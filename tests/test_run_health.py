@@ -145,3 +145,46 @@ def test_night_without_recordings_fails_records_itself_and_emails_it(
     ]
     assert private and not [p for p in private if str(p) in text]
     assert not [p for p in private if str(p) in runs.to_json()]
+
+
+def test_night_that_stops_with_an_error_is_recorded_and_raised(
+    prefect_server,  # type: ignore[no-untyped-def]
+    smtp: tuple[int, _Inbox],
+    tmp_path: Path,
+) -> None:
+    """The call log is not there: the night stops at prepare-night with the reader's error."""
+    from flows.nightly import run_nightly
+    from pipeline.config import Settings
+    from pipeline.errors import CallLogError
+
+    port, inbox = smtp
+    out = tmp_path / "out"
+    settings = Settings(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_starttls=False,
+        smtp_sender=SENDER,
+        it_recipients=IT,
+    )
+    with pytest.raises(CallLogError):
+        run_nightly(
+            tmp_path / "no-such-log.csv",
+            tmp_path,
+            out,
+            date=DEMO_DATE,
+            settings=settings,
+            show_progress=False,
+        )
+    (run,) = store.read_table(out, store.RUNS).to_dict("records")
+    assert (run["state"], run["error_stage"], run["error"]) == (
+        "failed",
+        "prepare-night",
+        "CallLogError",
+    )
+    assert (run["drawn"], run["scored"], run["failed"]) == (0, 0, 0)
+    (received,) = inbox.received
+    message = message_from_bytes(received[1], policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    body = " ".join(message.get_content().split())
+    assert "failed at the prepare-night step (CallLogError)" in body
+    assert "no-such-log" not in body  # the error's type, never its message
