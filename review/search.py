@@ -251,6 +251,11 @@ class TranscriptSearch:
             self._con = con
         return self._con
 
+    def _cursor(self) -> Any:
+        """A cursor of its own for one search, made while no refresh uses the connection."""
+        with self._lock:
+            return self._connection().cursor()
+
     def _refresh(self, name: str) -> None:
         """Bring table `name` in memory up to date with its folder (checked at most every
         `refresh_s`): changed nights reloaded, purged ones dropped, in one transaction."""
@@ -302,8 +307,7 @@ class TranscriptSearch:
                    list_sort(list_distinct(list(c.avoidable_category)))
             FROM {store.SCORECARDS.name} c {where}
         """
-        with self._lock:
-            cursor = self._connection().cursor()
+        cursor = self._cursor()
         try:
             row = cursor.execute(sql, params).fetchone()
         finally:
@@ -361,11 +365,9 @@ class TranscriptSearch:
             ORDER BY h.call_date DESC, h.call_id DESC, h.turn
             LIMIT $limit OFFSET $offset
         """
-        # A page past the last one is answered with the last; past any real last page (a
-        # typed number too big for DuckDB), without asking.
+        # Cut first: DuckDB refuses an offset as big as a page number someone may type.
         page = max(1, min(query.page, _MAX_PAGE))
-        with self._lock:  # a cursor is made while no refresh is using the connection
-            cursor = self._connection().cursor()
+        cursor = self._cursor()
         try:
             rows = self._page(cursor, sql, params, page, page_size)
             if not rows and page > 1:
