@@ -78,7 +78,7 @@ def _tags(choices: SearchChoices) -> dict[str, str]:
     return tags
 
 
-def searcher(request: Request) -> TranscriptSearch:
+def _searcher(request: Request) -> TranscriptSearch:
     return request.app.state.search
 
 
@@ -117,7 +117,7 @@ def search_page(
         page=page,
         page_size=PAGE_SIZE,
     )
-    result = searcher(request).search(query)
+    result = _searcher(request).search(query)
     filters = {
         "q": text,
         "speaker": speaker,
@@ -141,7 +141,7 @@ def search_page(
         text,
         urlencode({k: v for k, v in shown.items() if k != "q"} | {"page": result.page})[:300],
     )
-    choices = searcher(request).choices(viewer.scope)
+    choices = _searcher(request).choices(viewer.scope)
     return render(
         request,
         "search.html",
