@@ -13,7 +13,7 @@ from review_helpers import PASSWORD, Env, csrf_of, login, served_routes
 from sqlalchemy import select
 
 from review.data import safe_file
-from review.db import Assignment, AuditEntry, Review
+from review.db import Assignment, AuditEntry, CoachingEntry, Review
 
 
 def _audit(env: Env) -> list[AuditEntry]:
@@ -28,6 +28,8 @@ def test_every_form_post_needs_the_session_csrf_token(env: Env) -> None:
     posts = [
         ("lena", f"/calls/{b.flagged[0]}/review", {"action": "reviewed", "tag_complaint": "agree"}),
         ("lena", f"/calls/{b.flagged[0]}/assign", {"user_id": str(env.user_ids["lena"])}),
+        ("lena", "/agents/A101/coaching", {"discussed": "x", "held_on": "2025-03-03"}),
+        ("lena", "/agents/A101/coaching/1/acknowledge", {}),
         (
             "ada",
             "/admin/users",
@@ -53,6 +55,7 @@ def test_every_form_post_needs_the_session_csrf_token(env: Env) -> None:
     with env.app.state.sessionmaker() as db:
         assert db.scalars(select(Review)).first() is None
         assert db.scalars(select(Assignment)).first() is None
+        assert db.scalars(select(CoachingEntry)).first() is None
     # Nothing happened; each refusal is logged, as a CSRF failure and nothing else.
     added = _audit(env)[before:]
     assert [e.action for e in added] == ["csrf_failed"] * (3 * len(posts))
