@@ -1,8 +1,9 @@
 """Retention and people's rights in the review database, on the tables it already has.
 
 - `purge_review_rows`: the nightly purge's share (pipeline/retention.py): reviewers' free-text
-  notes older than `keep_review_notes_days` are emptied (the verdicts stay: they are the
-  agreement statistics of the monthly report), audit rows older than `keep_audit_days` are
+  notes and the coaching log's text older than `keep_review_notes_days` are emptied (the
+  verdicts stay: they are the agreement statistics of the monthly report; so do a coaching
+  entry's date, author and acknowledgement), audit rows older than `keep_audit_days` are
   deleted.
 - `review_holdings`, `erase_review_notes`, `audit_rights_request`: `callqa subject-access`'s
   share (pipeline/rights.py): what the database holds about a caller's calls, emptying the
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.errors import CallQAError
 from pipeline.retention import Purged, cutoff_of
-from review.db import AuditEntry, Pack, PackCall, Review, default_db_url, make_engine
+from review.db import AuditEntry, CoachingEntry, Pack, PackCall, Review, default_db_url, make_engine
 
 __all__ = [
     "ReviewHoldings",
@@ -85,56 +87,71 @@ def _at(day: date) -> datetime:
     return datetime.combine(day, time(0), UTC)
 
 
+def _purge(
+    db: Session,
+    what: str,
+    kept_days: int,
+    cutoff: date | None,
+    when: Any,
+    old: Any | None,
+    action: Callable[[Any], Any],
+) -> Purged:
+    """Run `action(old)` on rows dated (by `when`) before `cutoff`; what it did, for the log."""
+    if cutoff is None:
+        return Purged(what, kept_days=kept_days)
+    old = when < _at(cutoff) if old is None else (when < _at(cutoff)) & old
+    span = db.execute(select(func.count(), func.min(when), func.max(when)).where(old)).one()
+    rows = db.execute(action(old)).rowcount or 0
+    return Purged(
+        what,
+        rows=rows,
+        kept_days=kept_days,
+        cutoff=cutoff,
+        oldest=_day(span[1]),
+        newest=_day(span[2]),
+    )
+
+
 def purge_review_rows(
     db_url: str, today: date, *, keep_review_notes_days: int, keep_audit_days: int
 ) -> list[Purged]:
-    """Empty notes of reviews saved before their cutoff; delete audit rows before theirs."""
+    """Empty reviewers' and coaches' free text saved before its cutoff (the verdicts, dates and
+    acknowledgements stay); delete audit rows before theirs."""
     notes_cutoff = cutoff_of(today, keep_review_notes_days)
-    audit_cutoff = cutoff_of(today, keep_audit_days)
     with _session(db_url) as db:
-        notes = Purged("review_notes", kept_days=keep_review_notes_days)
-        if notes_cutoff is not None:
-            old = (Review.created_at < _at(notes_cutoff)) & (
-                (Review.notes != "") | (Review.safeguarding_note != "")
-            )
-            span = db.execute(
-                select(
-                    func.count(), func.min(Review.created_at), func.max(Review.created_at)
-                ).where(old)
-            ).one()
-            cleared = (
-                db.execute(
-                    update(Review).where(old).values(notes="", safeguarding_note="")
-                ).rowcount
-                or 0
-            )
-            notes = Purged(
+        purged = [
+            _purge(
+                db,
                 "review_notes",
-                rows=cleared,
-                kept_days=keep_review_notes_days,
-                cutoff=notes_cutoff,
-                oldest=_day(span[1]),
-                newest=_day(span[2]),
-            )
-        audit = Purged("audit_log", kept_days=keep_audit_days)
-        if audit_cutoff is not None:
-            old_audit = AuditEntry.at < _at(audit_cutoff)
-            span = db.execute(
-                select(func.count(), func.min(AuditEntry.at), func.max(AuditEntry.at)).where(
-                    old_audit
-                )
-            ).one()
-            deleted = db.execute(delete(AuditEntry).where(old_audit)).rowcount or 0
-            audit = Purged(
+                keep_review_notes_days,
+                notes_cutoff,
+                Review.created_at,
+                (Review.notes != "") | (Review.safeguarding_note != ""),
+                lambda old: update(Review).where(old).values(notes="", safeguarding_note=""),
+            ),
+            _purge(
+                db,
+                "coaching_notes",
+                keep_review_notes_days,
+                notes_cutoff,
+                CoachingEntry.created_at,
+                (CoachingEntry.discussed != "") | (CoachingEntry.agreed_actions != ""),
+                lambda old: (
+                    update(CoachingEntry).where(old).values(discussed="", agreed_actions="")
+                ),
+            ),
+            _purge(
+                db,
                 "audit_log",
-                rows=deleted,
-                kept_days=keep_audit_days,
-                cutoff=audit_cutoff,
-                oldest=_day(span[1]),
-                newest=_day(span[2]),
-            )
+                keep_audit_days,
+                cutoff_of(today, keep_audit_days),
+                AuditEntry.at,
+                None,
+                lambda old: delete(AuditEntry).where(old),
+            ),
+        ]
         db.commit()
-    return [notes, audit]
+    return purged
 
 
 def _day(value: datetime | str | None) -> date | None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from pipeline import store
 from pipeline.errors import CallQAError
 from pipeline.retention import purge_expired
-from review.db import AuditEntry, Review, ReviewTag, make_engine, migrate
+from review.db import AuditEntry, CoachingEntry, Review, ReviewTag, make_engine, migrate
 from review.retention import (
     audit_rights_request,
     erase_review_notes,
@@ -47,6 +47,14 @@ def _fill(db_url: str) -> None:
             )
             review.tags = [ReviewTag(tag="avoidable", machine_value="true", agree=False)]
             db.add(review)
+        for agent, days_ago in (("A1", 400), ("A2", 364)):
+            db.add(
+                CoachingEntry(
+                    agent_id=agent, author="lena", held_on=_at(days_ago).date(),
+                    created_at=_at(days_ago), discussed="talked about her bereavement",
+                    agreed_actions="shadow a colleague", acknowledged=True,
+                )
+            )  # fmt: skip
         for days_ago in (800, 731, 729, 0):
             db.add(
                 AuditEntry(
@@ -60,9 +68,12 @@ def _fill(db_url: str) -> None:
 
 def test_old_notes_are_emptied_verdicts_kept_and_old_audit_rows_deleted(db_url: str) -> None:
     _fill(db_url)
-    notes, audit = purge_review_rows(db_url, TODAY, keep_review_notes_days=365, keep_audit_days=730)
+    notes, coaching, audit = purge_review_rows(
+        db_url, TODAY, keep_review_notes_days=365, keep_audit_days=730
+    )
     assert (notes.what, notes.rows, notes.cutoff) == ("review_notes", 1, TODAY - timedelta(365))
     assert notes.oldest == notes.newest == _at(400).date()
+    assert (coaching.what, coaching.rows, coaching.oldest) == ("coaching_notes", 1, _at(400).date())
     assert (audit.what, audit.rows, audit.oldest, audit.newest) == (
         "audit_log",
         2,
@@ -78,14 +89,18 @@ def test_old_notes_are_emptied_verdicts_kept_and_old_audit_rows_deleted(db_url: 
         assert reviews["old"].corrected_primary_reason == "council_tax"
         assert [t.agree for t in reviews["old"].tags] == [False]
         assert len(db.scalars(select(AuditEntry)).all()) == 2
+        coached = {c.agent_id: c for c in db.scalars(select(CoachingEntry))}
+        assert (coached["A1"].discussed, coached["A1"].agreed_actions) == ("", "")
+        assert coached["A1"].acknowledged and coached["A1"].held_on == _at(400).date()
+        assert coached["A2"].discussed
     engine.dispose()
     # Nothing left to purge; 0 days keeps everything.
     again = purge_review_rows(db_url, TODAY, keep_review_notes_days=365, keep_audit_days=730)
-    assert [p.rows for p in again] == [0, 0]
+    assert [p.rows for p in again] == [0, 0, 0]
     forever = purge_review_rows(
         db_url, date(2099, 1, 1), keep_review_notes_days=0, keep_audit_days=0
     )
-    assert [p.rows for p in forever] == [0, 0]
+    assert [p.rows for p in forever] == [0, 0, 0]
 
 
 def test_the_nightly_purge_logs_the_review_share(db_url: str, tmp_path: Path) -> None:
