@@ -220,8 +220,8 @@ class TranscriptSearch:
     """Searches one output folder; one per app.
 
     A bare scan of a year's Parquet costs about what a whole search may take, so the columns a
-    search needs are held in an in-memory DuckDB (about 400 MB of the process, DuckDB included,
-    for a year of 600,000 turns; `restricted/`, 120 MB more, only once someone searches it). A
+    search needs are held in an in-memory DuckDB (about 270 MB of the process, DuckDB included,
+    for a year of 600,000 turns; `restricted/`, 130 MB more, only once someone searches it). A
     night whose file changes (a re-run, an erasure) or goes (the retention purge) is reloaded
     or dropped by the first search after `refresh_s`. Each search runs on its own cursor, so
     searches run in parallel.
