@@ -44,6 +44,38 @@ def test_download_links_give_the_files(browser, sqlite_live: Live) -> None:  # t
     assert page.csp_errors == []
 
 
+@pytest.mark.parametrize(
+    ("user", "path"),
+    [
+        ("lena", "/queue?status=all"),
+        ("lena", "/agents"),
+        ("lena", "/agents/A101"),
+        ("lena", "/dashboard"),
+        ("sam", "/estimates?month={month}"),
+    ],
+)
+def test_every_table_page_downloads_as_csv_and_excel(  # type: ignore[no-untyped-def]
+    browser, sqlite_live: Live, user: str, path: str
+) -> None:
+    page = new_page(browser, sqlite_live)
+    sign_in(page, user)
+    page.goto(path.format(month=sqlite_live.env.built.month))
+    for link, suffix in (("Download CSV", ".csv"), ("Download Excel", ".xlsx")):
+        with page.expect_download() as download:
+            page.get_by_role("link", name=link).first.click()
+        got = download.value
+        assert got.suggested_filename.startswith("callqa-") and got.suggested_filename.endswith(
+            suffix
+        )
+        if suffix == ".csv":
+            assert list(pd.read_csv(got.path(), encoding="utf-8").columns)
+        else:
+            book = openpyxl.load_workbook(io.BytesIO(got.path().read_bytes()), read_only=True)
+            assert next(book.worksheets[0].iter_rows(values_only=True))  # a header row
+    assert page.csp_errors == []
+    page.context.close()
+
+
 def _pdf(page, path: str) -> list[str]:  # type: ignore[no-untyped-def]
     """`path` printed to PDF (print media, A4), as each page's text."""
     page.goto(path)
