@@ -55,6 +55,6 @@ def test_quality_lead_writes_and_acknowledges_a_coaching_entry(browser, sqlite_l
     assert "Not yet" in entry.inner_text()
     entry.get_by_role("button", name="Record acknowledgement").click()
     assert "Yes, on" in page.locator("article.coaching").first.inner_text()
-    screenshot(page, sqlite_live, "agent")
+    screenshot(page, sqlite_live, "agent_coaching")
     assert not page.csp_errors
     page.context.close()
