@@ -161,24 +161,13 @@ def _latest_status(db: Session) -> dict[str, bool]:
     )
 
 
-#: The queue's download: the page's columns, and the lists and flags the page shows as tags.
-_QUEUE_EXPORT = (
-    "call_id",
-    "call_date",
-    "queue",
-    "team",
-    "agent_id",
-    "primary_reason",
-    "contact_reasons",
-    "flags",
-    "complaint",
-    "qa_score",
-)
-
-
-def _queue_table(rows: pd.DataFrame, reviewed: dict[str, bool]) -> pd.DataFrame:
-    """The filtered queue as a table, in review order, with each call's review status."""
-    table = rows[[c for c in _QUEUE_EXPORT if c in rows.columns]].copy()
+def _queue_table(
+    rows: pd.DataFrame, reviewed: dict[str, bool], assignees: dict[str, str]
+) -> pd.DataFrame:
+    """The filtered queue as a table, in review order: the queue's columns, who it is assigned
+    to and its review status."""
+    table = rows.copy()
+    table["assigned_to"] = [assignees.get(c, "") for c in table["call_id"]]
     table["status"] = [
         {True: "Reviewed", False: "In progress"}.get(reviewed.get(c), "Not reviewed")
         for c in table["call_id"]
@@ -313,7 +302,9 @@ def queue(
     rows = _queue_rows(viewer, view.calls, filters, reviewed, assignees)
     total = len(rows)
     if fmt:  # every page of the filtered queue, not only the one shown
-        return table_response(_queue_table(rows, reviewed), f"queue-{_today(request)}", fmt)
+        return table_response(
+            _queue_table(rows, reviewed, assignees), f"queue-{_today(request)}", fmt
+        )
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(page, 1), pages)
     shown = rows.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records") if total else []
