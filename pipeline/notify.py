@@ -101,6 +101,33 @@ def _check(mail: SafeguardingMail) -> None:
         )
 
 
+def _message(
+    subject: str,
+    sender: str,
+    recipients: Sequence[str],
+    paragraphs: Sequence[str],
+    *,
+    as_written: str,
+    setting: str,
+) -> EmailMessage:
+    """A plain-text email: `paragraphs` wrapped to 72 columns except `as_written` (a list of
+    lines); `setting` names the settings a refused header came from."""
+    message = EmailMessage()
+    try:
+        message["Subject"] = subject
+        message["From"] = sender
+        message["To"] = ", ".join(recipients)
+    except ValueError as exc:  # a line break in a setting: header injection, refused
+        raise NotifyError(f"{setting} is not an address: {exc}") from exc
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    # Short lines keep the body plain 7-bit text that any mail client shows as written.
+    message.set_content(
+        "\n\n".join(p if p is as_written else textwrap.fill(p, 72) for p in paragraphs) + "\n"
+    )
+    return message
+
+
 def safeguarding_message(
     night: date,
     call_ids: Sequence[str],
@@ -114,15 +141,6 @@ def safeguarding_message(
     calls = "call" if count == 1 else "calls"
     day = f"{night.day} {night:%B %Y}"
     links = "\n".join(call_link(review_base_url, c) for c in call_ids)
-    message = EmailMessage()
-    try:
-        message["Subject"] = f"callqa: {count} safeguarding {calls} on {day}"
-        message["From"] = sender
-        message["To"] = ", ".join(recipients)
-    except ValueError as exc:  # a line break in a setting: header injection, refused
-        raise NotifyError(f"a safeguarding email setting is not an address: {exc}") from exc
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     paragraphs = [
         f"callqa's screening of the calls of {night:%A} {day} found {count} {calls} where the "
         "caller may be at risk and a safeguarding duty may apply.",
@@ -131,11 +149,14 @@ def safeguarding_message(
         "This email holds no names, numbers or words from the calls on purpose: they are only "
         "in the review app, behind its sign-in. Please do not forward call details by email.",
     ]
-    # Short lines keep the body plain 7-bit text that any mail client shows as written.
-    message.set_content(
-        "\n\n".join(p if p is links else textwrap.fill(p, 72) for p in paragraphs) + "\n"
+    return _message(
+        f"callqa: {count} safeguarding {calls} on {day}",
+        sender,
+        recipients,
+        paragraphs,
+        as_written=links,
+        setting="a safeguarding email setting",
     )
-    return message
 
 
 def send_safeguarding_email(
@@ -183,15 +204,6 @@ def run_alert_message(
             f"{record.failed} of the {record.drawn} calls drawn could not be screened (more "
             f"than {alert_failed_ratio:.0%})."
         )
-    message = EmailMessage()
-    try:
-        message["Subject"] = subject
-        message["From"] = sender
-        message["To"] = ", ".join(recipients)
-    except ValueError as exc:  # a line break in a setting: header injection, refused
-        raise NotifyError(f"a run-health email setting is not an address: {exc}") from exc
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     facts = "\n".join(
         [
             f"Run id: {record.run_id}",
@@ -210,10 +222,14 @@ def run_alert_message(
         "Each failed call's reason is in failures/ under the output folder, and the run's log "
         "in Prefect under the run id. This email holds counts only, never call details.",
     ]
-    message.set_content(
-        "\n\n".join(p if p is facts else textwrap.fill(p, 72) for p in paragraphs) + "\n"
+    return _message(
+        subject,
+        sender,
+        recipients,
+        paragraphs,
+        as_written=facts,
+        setting="a run-health email setting",
     )
-    return message
 
 
 def send_run_alert(
