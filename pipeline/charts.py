@@ -169,6 +169,17 @@ def _serialise(svg: ET.Element) -> str:
     return ET.tostring(svg, encoding="unicode")
 
 
+def _has_interval(point: ChartPoint) -> bool:
+    """Whether the point has an interval wide enough to draw as a whisker."""
+    return (
+        point.ci_low is not None
+        and point.ci_high is not None
+        and _known(point.ci_low)
+        and _known(point.ci_high)
+        and point.ci_high > point.ci_low
+    )
+
+
 def trend_chart(
     points: Sequence[ChartPoint], *, title: str, chart_id: str, scale: Scale = "percent"
 ) -> str:
@@ -233,13 +244,7 @@ def trend_chart(
         if point.estimate is None or not _known(point.estimate):
             continue
         x, y = x_of(i), y_of(point.estimate)
-        if (
-            point.ci_low is not None
-            and point.ci_high is not None
-            and _known(point.ci_low)
-            and _known(point.ci_high)
-            and point.ci_high > point.ci_low
-        ):
+        if _has_interval(point):
             y_low, y_high = y_of(point.ci_low), y_of(point.ci_high)
             _line(svg, x, y_low, x, y_high, class_="chart__ci")
             _line(svg, x - 6, y_low, x + 6, y_low, class_="chart__ci")
@@ -300,13 +305,7 @@ def bar_chart(
             class_="chart__bar",
         )
         right_edge = max(zero, end)
-        if (
-            point.ci_low is not None
-            and point.ci_high is not None
-            and _known(point.ci_low)
-            and _known(point.ci_high)
-            and point.ci_high > point.ci_low
-        ):
+        if _has_interval(point):
             x_low, x_high = x_of(point.ci_low), x_of(point.ci_high)
             _line(svg, x_low, y + 14, x_high, y + 14, class_="chart__ci")
             _line(svg, x_low, y + 8, x_low, y + 20, class_="chart__ci")
