@@ -69,6 +69,7 @@ _FILTERS = (
     "queue",
     "flag",
     "reason",
+    "tag",
     "assigned",
     "status",
 )
@@ -239,6 +240,9 @@ def _filter_queue(
     if filters["reason"]:
         reason = filters["reason"]
         mask &= np.fromiter((reason in rs for rs in rows["contact_reasons"]), bool, len(rows))
+    if filters["tag"]:
+        family, _, wanted = filters["tag"].partition(":")
+        mask &= np.fromiter((wanted in ts.get(family, []) for ts in rows["tags"]), bool, len(rows))
     if filters["assigned"]:
         want = me if filters["assigned"] == "me" else None
         mask &= np.fromiter((assignees.get(c) == want for c in rows["call_id"]), bool, len(rows))
@@ -285,6 +289,7 @@ def queue(
     queue: str = "",
     flag: str = "",
     reason: str = "",
+    tag: str = "",
     status: str = "to_review",
     assigned: str = "",
     done: str = "",
@@ -304,6 +309,7 @@ def queue(
             "queue": queue,
             "flag": flag,
             "reason": reason,
+            "tag": tag,
             "assigned": assigned,
             "status": status,
         }
@@ -341,6 +347,7 @@ def queue(
             "queues": _options(viewer, view.queues, view.calls, "queue"),
             "flags": view.flags,
             "reasons": view.reasons,
+            "tags": view.tags,
             "query": _query_of(filters),
             "queue_query": urlencode(_query_of(filters)),
             "assigned_options": _ASSIGNED,
@@ -399,6 +406,17 @@ def _vulnerabilities(row: dict[str, Any], evidence: list[dict[str, Any]]) -> lis
     for v in row.get("vulnerability") or []:
         turns = sorted({e["turn"] for e in evidence if e["tag"] == f"vulnerability:{v}"})
         found.append({"id": v, "label": VULNERABILITIES.get(v, label(v)), "turns": turns})
+    return found
+
+
+def _council_tags(row: dict[str, Any], evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The council's own flags on the call (models/flags.yaml), labelled, with their turns."""
+    found = []
+    for family, ids in (row.get("tags") or {}).items():
+        for tag in ids:
+            name = f"{family}:{tag}"
+            turns = sorted({e["turn"] for e in evidence if e["tag"] == f"tags:{name}"})
+            found.append({"id": name, "label": label(name), "turns": turns})
     return found
 
 
@@ -466,7 +484,13 @@ def call_page(
             "verdicts": verdicts,
             "history": history,
             "saved": saved,
-            "qa_checks": [(c, QA_CHECKS[c], row.get(c)) for c in QA_CHECKS if c in row],
+            # Every check the call was scored on: DESIGN.md's columns, a council's in the map.
+            "qa_checks": [
+                (c, text, row["qa_checks"].get(c, row.get(c)))
+                for c, text in QA_CHECKS.items()
+                if c in row["qa_checks"] or c in row
+            ],
+            "council_tags": _council_tags(row, evidence),
             "safeguarding": row.get("safeguarding") is True,
             "vulnerabilities": _vulnerabilities(row, evidence),
             "outside_scope": not in_scope(viewer, row),

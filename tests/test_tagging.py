@@ -490,8 +490,10 @@ def test_to_json_is_exactly_the_callqa_tag_object(nlp):  # type: ignore[no-untyp
         "pii",
         "redacted_turns",
         "tagger_version",
+        "tags",  # a council's own flag families (models/flags.yaml); none shipped
     ]
     assert out["id"] == "call-1"
+    assert out["tags"] == {}
     assert list(out["qa"]) == list(QA_CHECKS)
     assert all(set(e) == {"tag", "turn", "text"} for e in out["evidence"])
     assert all(set(p) == {"type", "turn", "start", "end"} for p in out["pii"])
@@ -573,12 +575,13 @@ def test_invalid_yaml_is_a_rule_pack_error_naming_the_file(packs):  # type: igno
         load_pipeline(packs)
 
 
-def test_unknown_id_is_a_rule_pack_error(packs):  # type: ignore[no-untyped-def]
+def test_new_reason_without_a_label_is_a_rule_pack_error(packs):  # type: ignore[no-untyped-def]
+    # A council may add reasons (tests/test_vocabulary.py), each named for people to read.
     _edit(
         packs / "taxonomy.yaml",
         lambda d: d["reasons"].append({"id": "pest_control", "patterns": ["rats"]}),
     )
-    with pytest.raises(RulePackError, match=r"taxonomy\.yaml.*unknown id 'pest_control'"):
+    with pytest.raises(RulePackError, match=r"taxonomy\.yaml.*\(pest_control\): `label`"):
         load_pipeline(packs)
 
 
