@@ -558,7 +558,7 @@ def test_tag_file_names_the_bad_line(nlp, tmp_path):  # type: ignore[no-untyped-
 
 @pytest.fixture
 def packs(tmp_path):  # type: ignore[no-untyped-def]
-    for name in ("taxonomy.yaml", "avoidable.yaml", "qa_checks.yaml"):
+    for name in ("taxonomy.yaml", "avoidable.yaml", "qa_checks.yaml", "vulnerability.yaml"):
         shutil.copy(MODELS / name, tmp_path / name)
     return tmp_path
 
