@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from pipeline import store
 from pipeline.audio import AudioMetrics
 from pipeline.errors import RulePackError
-from pipeline.report import build_monthly_report
+from pipeline.report import ScrutinyCall, build_monthly_report, write_scrutiny_page
 from pipeline.scorecard import SampledCall, Thresholds, build_scorecard, transcript_rows
 from pipeline.tagging import (
     DEFAULT_MODELS_DIR,
@@ -281,6 +281,17 @@ def test_the_monthly_report_estimates_and_names_the_new_ids(out: Path) -> None:
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Allotments" in page
     assert "Said the call is recorded" in page
+    assert "Accessibility: Needs a BSL interpreter" in page
+
+
+def test_a_scrutiny_page_names_the_new_ids(out: Path, council: Path, tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    call = ScrutinyCall("C0", DAY, "Call 1", "call-001.html", "Agent 1", None, "agent_left")
+    write_scrutiny_page(out, tmp_path / "recordings", pack, call, models_dir=council)
+    page = (pack / "call-001.html").read_text(encoding="utf-8")
+    assert "Main reason: Allotments" in page
+    assert "Said the call is recorded: Yes" in page
     assert "Accessibility: Needs a BSL interpreter" in page
 
 
