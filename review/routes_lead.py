@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from pipeline.charts import ChartPoint, bar_chart
+from pipeline.vocabulary import DESIGN_IDS
 from review.coaching import (
     MAX_INTERVAL_WIDTH,
     MAX_TEXT,
@@ -54,7 +55,15 @@ lead = require("quality_lead")
 PAGE_SIZE = 25
 #: Calls listed on an agent's page, newest first (the figures above them use all calls).
 AGENT_CALLS = 25
-_AGENT_COLUMNS = ("call_id", "call_date", "primary_reason", "flags", "qa_score", *QA_CHECKS)
+# DESIGN.md's checks, one column each (a council's own are in the `qa_checks` map).
+_AGENT_COLUMNS = (
+    "call_id",
+    "call_date",
+    "primary_reason",
+    "flags",
+    "qa_score",
+    *DESIGN_IDS["checks"],
+)
 _STATUSES = {"to_review": "Not yet reviewed", "reviewed": "Reviewed", "all": "All flagged calls"}
 #: The calls behind a check's rate on an agent's page: those where it was done, or not.
 _RESULTS = {"pass": "done", "fail": "not done"}
