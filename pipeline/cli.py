@@ -207,11 +207,14 @@ def transcribe(
 @app.command()
 def tag(
     file: Annotated[Path, typer.Argument(help="A transcript .json or .jsonl file.")],
+    models: Annotated[
+        Path | None, typer.Option("--models", help="Rule packs and model [default: models/].")
+    ] = None,
 ) -> None:
     """Tag transcripts: reasons, avoidable contact, QA checks, personal data."""
     from pipeline.tagging import load_pipeline, tag_file
 
-    nlp = load_pipeline()
+    nlp = load_pipeline(models)
     for result in tag_file(file, nlp):
         sys.stdout.write(json.dumps(result) + "\n")
 

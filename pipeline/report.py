@@ -52,7 +52,6 @@ from pipeline.correction import METHOD as CORRECTION_METHOD
 from pipeline.correction import double_sampling
 from pipeline.errors import CallQAError, StoreError
 from pipeline.reviews import reviewed_labels
-from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS
 from pipeline.trends import (
     TREND_MONTHS,
     TrendTable,
@@ -61,6 +60,7 @@ from pipeline.trends import (
     trend_points,
     trend_table,
 )
+from pipeline.vocabulary import Vocabulary, load_vocabulary
 
 __all__ = [
     "MonthlyReport",
@@ -84,13 +84,6 @@ _CENSUS = "census (whole call log)"
 _TAYLOR_MEAN = "taylor mean stratified (samplics)"
 #: Scorecard columns estimated as monthly means (`mean:<column>` in estimates.parquet).
 _MEANS = ("caller_sentiment", "caller_sentiment_opening", "caller_sentiment_closing")
-_QA_LABELS = {
-    "greeting": "Greeted the caller",
-    "agent_named": "Agent gave their name",
-    "id_check": "Checked the caller's identity",
-    "anything_else_offered": "Asked \u201cis there anything else?\u201d (rec. 46)",
-    "closing": "Closed the call properly",
-}
 
 
 @dataclass(frozen=True)
@@ -369,18 +362,48 @@ def _design(scorecards: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     return random.reset_index(drop=True)
 
 
-def _metrics(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _map_value(value: Any) -> dict[str, Any]:
+    """One cell of a Parquet map column as a dict: pyarrow gives (key, value) pairs, and rows
+    written before the column existed give None."""
+    return dict(value) if isinstance(value, list | tuple | dict) else {}
+
+
+def _ids(value: Any) -> list[str]:
+    """A list cell (None, a list or pyarrow's numpy array) as a list."""
+    return [] if value is None else [str(v) for v in value]
+
+
+def _map_cells(frame: pd.DataFrame, column: str) -> list[dict[str, Any]]:
+    """A map column's cells as dicts; a frame without the column (older callers) gives {}."""
+    if column not in frame.columns:
+        return [{} for _ in range(len(frame))]
+    return [_map_value(m) for m in frame[column]]
+
+
+def _metrics(frame: pd.DataFrame, vocabulary: Vocabulary) -> dict[str, np.ndarray]:
     reasons = frame["primary_reason"].astype(str)
     category = frame["avoidable_category"].astype(str)
     found: dict[str, np.ndarray] = {
         "avoidable_rate": frame["avoidable"].fillna(False).to_numpy(bool)
     }
-    for cat in AVOIDABLE_CATEGORIES:
+    for cat in vocabulary.category_ids:
         found[f"avoidable_category:{cat}"] = (category == cat).to_numpy()
-    for reason in CONTACT_REASONS:
+    for reason in vocabulary.reason_ids:
         found[f"reason:{reason}"] = (reasons == reason).to_numpy()
-    for check in QA_CHECKS:
-        found[f"qa:{check}"] = frame[check].fillna(False).to_numpy(bool)
+    checks = _map_cells(frame, "qa_checks")
+    for check in vocabulary.check_ids:
+        # DESIGN.md's checks keep their own columns; a council's are in the `qa_checks` map.
+        found[f"qa:{check}"] = (
+            frame[check].fillna(False).to_numpy(bool)
+            if check in frame.columns
+            else np.array([bool(m.get(check, False)) for m in checks], dtype=bool)
+        )
+    families = _map_cells(frame, "tags")
+    for family in vocabulary.families:
+        for family_tag in family.tags:
+            found[f"tags:{family.id}:{family_tag.id}"] = np.array(
+                [family_tag.id in _ids(m.get(family.id)) for m in families], dtype=bool
+            )
     found["complaint_rate"] = frame["complaint"].fillna(False).to_numpy(bool)
     found["transferred_rate"] = frame["transferred"].fillna(False).to_numpy(bool)
     return found
@@ -402,18 +425,21 @@ def monthly_estimates(
     month: str,
     confidence_level: float = 0.95,
     reviews: Mapping[str, Mapping[str, Any]] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> pd.DataFrame:
     """One row per (metric, group, method) in `store.ESTIMATES` columns (without the change).
 
     With `reviews` (call_id -> a reviewer's labels, `pipeline.reviews.reviewed_labels`), each
     whole-month rate also gets a row corrected for the tagger's errors (`pipeline/correction.py`).
+    `vocabulary` says which reasons, categories, checks and flag families to estimate (default:
+    the shipped models/).
     """
     design = _design(scorecards, samples)
     alpha = 1.0 - confidence_level
     rows: list[dict[str, object]] = []
     if not design.empty:
         groups = _group_columns(design)
-        metrics = _metrics(design)
+        metrics = _metrics(design, load_vocabulary() if vocabulary is None else vocabulary)
         for metric, values in metrics.items():
             for domain in groups.values():
                 for found in weighted_proportions(
@@ -641,13 +667,16 @@ def build_monthly_report(
     *,
     confidence_level: float = 0.95,
     frequent_min_calls: int = repeats.DEFAULT_FREQUENT_MIN_CALLS,
+    models_dir: Path | None = None,
 ) -> MonthlyReport:
     """Estimate the month from `<out>`'s Parquet and write `<out>/reports/<month>/`.
 
     Writes `estimates.parquet`, `frequent_callers.parquet` and `report.html`; the change from
-    last month is filled in when `reports/<previous month>/estimates.parquet` exists.
+    last month is filled in when `reports/<previous month>/estimates.parquet` exists. The tags
+    estimated, and their words, come from `models_dir`'s vocabulary (default: models/).
     """
     out = Path(out)
+    vocabulary = load_vocabulary(models_dir)
     start, end = _month_bounds(month)
     scorecards = store.read_table(out, store.SCORECARDS, start=start, end=end)
     if scorecards.empty:
@@ -664,6 +693,7 @@ def build_monthly_report(
         month=month,
         confidence_level=confidence_level,
         reviews=reviewed_labels(out),
+        vocabulary=vocabulary,
     )
     previous = store.read_file(
         out / "reports" / _previous_month(month) / "estimates.parquet", store.ESTIMATES
@@ -708,6 +738,7 @@ def build_monthly_report(
         n_targeted=int((scorecards["sample_kind"] != "random").sum()),
         calls_in_log=int((census["direction"] == "inbound").sum()),
         trends=trend_table({**history, month: estimates}, until=month),
+        names=vocabulary.metric_labels(),
     )
     html_path = folder / "report.html"
     tmp = folder / ".report.html.tmp"
@@ -739,10 +770,11 @@ def _change(value: float) -> str:
     return f"{value * 100:+.1f} pts"
 
 
-def _label(metric: str) -> str:
-    kind, _, name = metric.partition(":")
-    if kind == "qa":
-        return _QA_LABELS.get(name, name)
+def _label(metric: str, names: Mapping[str, str]) -> str:
+    """A metric's words: the vocabulary's label (`names`), else a fixed one."""
+    if metric in names:
+        return names[metric]
+    _, _, name = metric.partition(":")
     pretty = {
         "avoidable_rate": "Avoidable contact",
         "complaint_rate": "Complaints",
@@ -753,7 +785,12 @@ def _label(metric: str) -> str:
 
 
 def _table(
-    rows: pd.DataFrame, first: str, corrected: pd.DataFrame | None = None, *, caption: str
+    rows: pd.DataFrame,
+    first: str,
+    corrected: pd.DataFrame | None = None,
+    *,
+    caption: str,
+    names: Mapping[str, str],
 ) -> str:
     """Estimates as a table; with `corrected` (indexed by metric), the corrected rate beside."""
     with_corrected = corrected is not None and not corrected.empty and first == "metric"
@@ -770,7 +807,7 @@ def _table(
         )
 
     def name(r: Any) -> str:
-        return _label(r.metric) if first == "metric" else str(r.group).split(":", 1)[-1]
+        return _label(r.metric, names) if first == "metric" else str(r.group).split(":", 1)[-1]
 
     body = "".join(
         f"<tr><th scope='row'>{html.escape(name(r))}</th>"
@@ -838,13 +875,13 @@ def _bars(rows: pd.DataFrame, labels: list[str], title: str, chart_id: str) -> s
     return f"<figure>{bar_chart(points, title=title, chart_id=chart_id)}</figure>"
 
 
-def _trend_label(metric: str) -> str:
+def _trend_label(metric: str, names: Mapping[str, str]) -> str:
     if metric in _SENTIMENT_LABELS:
         return f"Caller sentiment, {_SENTIMENT_LABELS[metric].lower()}"
-    return _label(metric)
+    return _label(metric, names)
 
 
-def _trend_section(trends: TrendTable) -> str:
+def _trend_section(trends: TrendTable, names: Mapping[str, str]) -> str:
     """Every whole-month measure across the months with a report, as charts and tables."""
     heading = "<h2>Month by month</h2>"
     if len(trends.months) < 2:
@@ -861,10 +898,10 @@ def _trend_section(trends: TrendTable) -> str:
         for index, metric in enumerate(metrics):
             points = trend_points(trends, metric)
             scale: Scale = "score" if metric.startswith("mean:") else "percent"
-            name = f"{_trend_label(metric)}, by month"
+            name = f"{_trend_label(metric, names)}, by month"
             chart = trend_chart(points, title=name, chart_id=f"trend-{number}-{index}", scale=scale)
             parts.append(
-                f"<h4>{html.escape(_trend_label(metric))}</h4><figure>{chart}</figure>"
+                f"<h4>{html.escape(_trend_label(metric, names))}</h4><figure>{chart}</figure>"
                 + estimate_table(points, caption=name, scale=scale)
             )
     return "".join(parts)
@@ -880,6 +917,7 @@ def _render_html(
     n_targeted: int,
     calls_in_log: int,
     trends: TrendTable,
+    names: Mapping[str, str],
 ) -> str:
     # `calls_in_log` counts inbound calls: the repeat-caller rate's denominator.
     """The report page: plain words, charts as inline SVG (pipeline/charts.py) each followed
@@ -895,6 +933,7 @@ def _render_html(
     reasons = reasons[reasons["estimate"] > 0]
     categories = pick("avoidable_category:")
     qa = pick("qa:")
+    families = pick("tags:")
     by_queue = estimates[
         (estimates["metric"] == "avoidable_rate") & estimates["group"].str.startswith("queue:")
     ].sort_values("estimate", ascending=False)
@@ -924,35 +963,44 @@ def _render_html(
     )
     sections.append(
         "<h2>Headline measures</h2>"
-        + _table(key, "metric", corrected, caption="Headline measures this month")
+        + _table(key, "metric", corrected, caption="Headline measures this month", names=names)
     )
     if not reasons.empty:
         title = "Main reason for the call"
         sections.append(
             "<h2>Why people called</h2>"
-            + _bars(reasons, [_label(m) for m in reasons["metric"]], title, "reasons")
-            + _table(reasons, "metric", corrected, caption=title)
+            + _bars(reasons, [_label(m, names) for m in reasons["metric"]], title, "reasons")
+            + _table(reasons, "metric", corrected, caption=title, names=names)
         )
     if not categories.empty:
         title = "Avoidable contact by type, as a share of all calls"
         sections.append(
             "<h2>Avoidable contact by type (NI14)</h2>"
-            + _bars(categories, [_label(m) for m in categories["metric"]], title, "categories")
-            + _table(categories, "metric", corrected, caption=title)
+            + _bars(
+                categories, [_label(m, names) for m in categories["metric"]], title, "categories"
+            )
+            + _table(categories, "metric", corrected, caption=title, names=names)
         )
     if not by_queue.empty:
         title = "Avoidable share of each queue's calls"
         sections.append(
             "<h2>Avoidable contact by phone queue</h2>"
             + _bars(by_queue, [g.split(":", 1)[1] for g in by_queue["group"]], title, "queues")
-            + _table(by_queue, "group", caption=title)
+            + _table(by_queue, "group", caption=title, names=names)
         )
     if not qa.empty:
         title = "Calls passing each quality check"
         sections.append(
             "<h2>Call quality checks</h2>"
-            + _bars(qa, [_label(m) for m in qa["metric"]], title, "qa")
-            + _table(qa, "metric", corrected, caption=title)
+            + _bars(qa, [_label(m, names) for m in qa["metric"]], title, "qa")
+            + _table(qa, "metric", corrected, caption=title, names=names)
+        )
+    if not families.empty:
+        title = "Calls with each of the council's own flags"
+        sections.append(
+            "<h2>The council's own flags</h2>"
+            + _bars(families, [_label(m, names) for m in families["metric"]], title, "tags")
+            + _table(families, "metric", corrected, caption=title, names=names)
         )
     sentiment = pick("mean:")
     if not sentiment.empty:
@@ -971,7 +1019,7 @@ def _render_html(
             "</caption><thead><tr><th scope='col'>Caller</th><th scope='col'>Calls</th>"
             f"<th scope='col'>Queues</th></tr></thead><tbody>{rows}</tbody></table>"
         )
-    sections.append(_trend_section(trends))
+    sections.append(_trend_section(trends, names))
     method = (
         f"<h2>How these figures were made</h2><p>Every night a random sample of recorded calls was "
         f"listened to by the screening software: {n_random} random calls over {nights} night(s) "
@@ -1058,13 +1106,18 @@ def _yes(value: object) -> str:
 
 
 def write_scrutiny_page(
-    out: Path, recordings: Path, pack: Path, call: ScrutinyCall
+    out: Path,
+    recordings: Path,
+    pack: Path,
+    call: ScrutinyCall,
+    *,
+    models_dir: Path | None = None,
 ) -> dict[str, object]:
     """Write one call's page (and its silenced audio); returns the call's index row.
 
-    The page holds the redacted transcript, the tags in plain words and, when the recording can
-    be read, a copy of the audio with every personal-data span silenced. Nothing on it names the
-    caller or the agent, nor gives the call's id or time.
+    The page holds the redacted transcript, the tags in plain words (`models_dir`'s labels) and,
+    when the recording can be read, a copy of the audio with every personal-data span silenced.
+    Nothing on it names the caller or the agent, nor gives the call's id or time.
     """
     from pipeline.agentnames import redact_agent_names
     from pipeline.redact import silence_pii_audio
@@ -1116,17 +1169,37 @@ def write_scrutiny_page(
         f"<td>{html.escape(redact_agent_names(str(r.text)))}</td></tr>"
         for r in turns.itertuples()
     )
-    qa = "".join(f"<li>{html.escape(_QA_LABELS[c])}: {_yes(card[c])}</li>" for c in QA_CHECKS)
-    reasons = ", ".join(_plain(r) for r in card["contact_reasons"])
+    vocabulary = load_vocabulary(models_dir)
+    names = vocabulary.metric_labels()
+    checks = _map_value(card["qa_checks"])
+    qa = "".join(
+        f"<li>{html.escape(c.label)}: "
+        f"{_yes(card[c.id] if c.id in card.index else checks.get(c.id))}</li>"
+        for c in vocabulary.checks
+    )
+    flags = "".join(
+        f"<li>{html.escape(names.get(f'tags:{family}:{t}', _plain(t)))}</li>"
+        for family, ids in _map_value(card["tags"]).items()
+        for t in _ids(ids)
+    )
+
+    def reason(r: str | None) -> str:
+        return names.get(f"reason:{r}", _plain(r))
+
+    reasons = ", ".join(reason(r) for r in card["contact_reasons"])
+    category = names.get(
+        f"avoidable_category:{card['avoidable_category']}", _plain(card["avoidable_category"])
+    )
     facts = (
         f"<li>Date: {call.call_date}</li><li>Phone queue: {html.escape(_plain(card['queue']))}</li>"
-        f"<li>Main reason: {html.escape(_plain(card['primary_reason']))}</li>"
+        f"<li>Main reason: {html.escape(reason(card['primary_reason']))}</li>"
         f"<li>All reasons: {html.escape(reasons)}</li>"
         f"<li>Avoidable contact: {_yes(card['avoidable'])}"
-        + (f" ({html.escape(_plain(card['avoidable_category']))})" if card["avoidable"] else "")
+        + (f" ({html.escape(category)})" if card["avoidable"] else "")
         + f"</li><li>Complaint: {_yes(card['complaint'])}</li>"
         f"<li>Transferred: {_yes(card['transferred'])}</li>"
         f"<li>Quality score: {card['qa_score']:.0f} out of 100</li>"
+        + (f"<li>Flags: <ul>{flags}</ul></li>" if flags else "")
     )
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"

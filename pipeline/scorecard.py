@@ -5,11 +5,13 @@
            `restricted/` (unredacted, with word timings and personal-data spans)
 
 The QA score is the weighted share of quality checks passed, with the weights of
-`models/qa_checks.yaml` (read through `pipeline.tagging.load_qa_weights`). A call needs review
-when any flag is raised:
+`models/qa_checks.yaml` (read through `pipeline.tagging.load_qa_weights`). DESIGN.md's five
+checks keep a column each; `qa_checks` maps every check (a council's own too) to passed, and
+`tags` maps each flag family of `models/flags.yaml` to the tags found, so a new id never adds
+a column. A call needs review when any flag is raised:
 
 - ``avoidable``, ``complaint``, ``repeat_caller``: what the tags and the call log say;
-- ``qa:<check>`` for each quality check the agent did not do;
+- ``qa:<check>`` for each quality check the agent did not do (a council's own checks too);
 - ``low_confidence``: the transcript's confidence is below the threshold (a person should
   listen rather than trust the text);
 - ``long_silence``: dead air at least `Thresholds.long_silence_s` long;
@@ -197,6 +199,8 @@ class Scorecard:
     caller_sentiment: float | None
     caller_sentiment_opening: float | None
     caller_sentiment_closing: float | None
+    qa_checks: dict[str, bool]
+    tags: dict[str, list[str]]
 
     def row(self) -> dict[str, Any]:
         """The row for `pipeline.store.write_partition`."""
@@ -207,11 +211,12 @@ def _flags(
     call: SampledCall, transcript: Transcript, tags: Tags, thresholds: Thresholds
 ) -> list[str]:
     metrics = transcript.metrics
+    added_checks = [f"qa:{check}" for check in tags.qa.added]
     raised = {
         "avoidable": tags.avoidable,
         "complaint": tags.complaint,
         "repeat_caller": call.repeat_caller,
-        **{f"qa:{check}": not getattr(tags.qa, check) for check in QA_CHECKS},
+        **{f"qa:{check}": not passed for check, passed in tags.qa.as_dict().items()},
         "low_confidence": transcript.confidence is not None
         and (transcript.low_confidence or transcript.confidence < thresholds.low_confidence),
         "long_silence": metrics is not None
@@ -229,7 +234,7 @@ def _flags(
         # safeguarding tag is kept: words heard in a faulty recording can still be a risk.
         kept = ("repeat_caller", "no_speech", *FAULT_NAMES, "safeguarding")
         raised = {name: raised[name] for name in kept}
-    return [name for name in FLAG_NAMES if raised.get(name)]
+    return [name for name in (*FLAG_NAMES, *added_checks) if raised.get(name)]
 
 
 def build_scorecard(
@@ -299,6 +304,8 @@ def build_scorecard(
         caller_sentiment=sentiment.overall,
         caller_sentiment_opening=sentiment.opening,
         caller_sentiment_closing=sentiment.closing,
+        qa_checks=qa.as_dict(),
+        tags={family: list(found) for family, found in tags.tags.items()},
     )
 
 

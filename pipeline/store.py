@@ -167,6 +167,11 @@ SCORECARDS = TableSpec(
             ("caller_sentiment", _F64),
             ("caller_sentiment_opening", _F64),
             ("caller_sentiment_closing", _F64),
+            # Every QA check (DESIGN.md's five, which keep their columns above, and a council's
+            # own) -> passed, and each flag family of models/flags.yaml -> the tag ids found:
+            # maps, so a council's new ids never change the schema (docs/design.md).
+            ("qa_checks", pa.map_(_STR, _BOOL)),
+            ("tags", pa.map_(_STR, pa.list_(_STR))),
         ]
     ),
 )

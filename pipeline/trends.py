@@ -43,6 +43,7 @@ TREND_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Why people called", ("reason:",)),
     ("Call quality checks", ("qa:",)),
+    ("The council's own flags", ("tags:",)),
     (
         "How callers sounded",
         ("mean:caller_sentiment", "mean:caller_sentiment_opening", "mean:caller_sentiment_closing"),

@@ -46,6 +46,8 @@ AUDIO_TYPES: dict[str, str] = {
 }
 
 _LIST_COLUMNS = ("contact_reasons", "flags", "vulnerability")
+#: Map columns (pyarrow gives (key, value) pairs): every QA check, and a council's flag families.
+_MAP_COLUMNS = ("qa_checks", "tags")
 _QUEUE_COLUMNS = (
     "call_id",
     "call_date",
@@ -60,6 +62,7 @@ _QUEUE_COLUMNS = (
     "sample_kind",
     "safeguarding",
     "vulnerability",
+    "tags",
 )
 _BOOL_COLUMNS = (
     "avoidable",
@@ -98,6 +101,7 @@ class QueueView:
     queues: list[str]
     flags: list[str]
     reasons: list[str]
+    tags: list[str]  # a council's own flags found, as `<family>:<tag>`
 
 
 @dataclass
@@ -166,11 +170,18 @@ def _as_list(value: object) -> list[str]:
     return [str(v) for v in value]  # type: ignore[union-attr]
 
 
+def _as_dict(value: object) -> dict[str, object]:
+    return dict(value) if isinstance(value, list | tuple | dict) else {}  # type: ignore[arg-type]
+
+
 def _normalise_calls(df: pd.DataFrame) -> pd.DataFrame:
     """Call rows with plain Python lists, real booleans and string ids, whatever wrote them."""
     df = df.copy()
     for col in _LIST_COLUMNS:
         df[col] = df[col].map(_as_list) if col in df.columns else [[] for _ in range(len(df))]
+    for col in _MAP_COLUMNS:
+        df[col] = df[col].map(_as_dict) if col in df.columns else [{} for _ in range(len(df))]
+    df["tags"] = df["tags"].map(lambda m: {k: _as_list(v) for k, v in m.items()})
     for col in _BOOL_COLUMNS:
         if col in df.columns:
             df[col] = df[col].map(lambda v: bool(v) if v is not None and v is not pd.NA else False)
@@ -309,6 +320,9 @@ class OutputStore:
             queues=options("queue"),
             flags=sorted({f for fs in calls.get("flags", []) for f in fs}),
             reasons=sorted({r for rs in calls.get("contact_reasons", []) for r in rs}),
+            tags=sorted(
+                {f"{f}:{t}" for m in calls.get("tags", []) for f, ts in m.items() for t in ts}
+            ),
         )
         self._queue = (self.version, view)
         return view

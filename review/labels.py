@@ -1,20 +1,26 @@
 """Plain-English words for the machine's tag ids, for people who do not read column names.
 
-Ids are DESIGN.md's; an id this module does not know is shown tidied (`new_reason` ->
-"New reason") rather than hidden, so a new taxonomy entry never disappears from the pages.
-Vulnerability labels are read from models/vulnerability.yaml, where the ids are defined.
+The ids and labels of reasons, avoidable categories, QA checks, vulnerabilities and a
+council's own flag families come from the models folder's YAML (`pipeline.vocabulary`): the
+folder in `CALLQA_MODELS_DIR` (the `models_dir` setting, read from the environment because
+labels are looked up in templates, far from any request), else the shipped models/. The
+mappings below read it on each look-up (it is loaded once per folder), so a council's new id
+is named by its label with no code change. An id no table knows is shown tidied
+(`new_reason` -> "New reason") rather than hidden.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
-import yaml
+from pipeline.vocabulary import DESIGN_IDS, Tag, Vocabulary, load_vocabulary
 
 __all__ = [
     "AVOIDABLE_CATEGORIES",
     "BOOLEAN_TAGS",
     "CONTACT_REASONS",
+    "FAMILY_TAGS",
     "FLAGS",
     "QA_CHECKS",
     "REVIEW_TAGS",
@@ -25,55 +31,47 @@ __all__ = [
     "label",
     "queue_reasons",
     "tag_label",
+    "vocabulary",
 ]
 
-#: pipeline.tagging.DEFAULT_MODELS_DIR (importing pipeline.tagging would load spaCy).
-_VULNERABILITY_YAML = Path(__file__).resolve().parents[1] / "models" / "vulnerability.yaml"
 
-CONTACT_REASONS: dict[str, str] = {
-    "council_tax": "Council Tax",
-    "benefits": "Benefits",
-    "waste_recycling": "Bins, waste and recycling",
-    "parking": "Parking",
-    "housing_repairs": "Housing repairs",
-    "housing_options": "Housing options and homelessness",
-    "planning": "Planning",
-    "school_admissions": "School admissions",
-    "libraries": "Libraries",
-    "adult_social_care": "Adult social care",
-    "children_services": "Children's services",
-    "environmental_health": "Environmental health",
-    "highways": "Roads and highways",
-    "registrars": "Registrars (births, deaths, marriages)",
-    "online_account": "Online account help",
-    "other": "Something else",
-}
-
-AVOIDABLE_CATEGORIES: dict[str, str] = {
-    "progress_chasing": "Chasing progress on an earlier request",
-    "repeat_contact": "Calling again about the same thing",
-    "clarification": "Asking us to explain something we sent",
-    "wrong_routing": "Put through to the wrong place",
-    "service_failure": "Something we should have done was not done",
-    "self_serve_available": "Could have been done online",
-}
-
-QA_CHECKS: dict[str, str] = {
-    "greeting": "Greeted the caller",
-    "agent_named": "Gave their name",
-    "id_check": "Checked the caller's identity",
-    "anything_else_offered": "Asked if there was anything else",
-    "closing": "Closed the call properly",
-}
+def vocabulary() -> Vocabulary:
+    """The vocabulary of the models folder the app runs with (`CALLQA_MODELS_DIR`)."""
+    return load_vocabulary(os.environ.get("CALLQA_MODELS_DIR") or None)
 
 
-def _vulnerabilities() -> dict[str, str]:
-    data = yaml.safe_load(_VULNERABILITY_YAML.read_text(encoding="utf-8"))
-    return {str(v["id"]): str(v["label"]) for v in data["vulnerabilities"]}
+class _Labels(Mapping[str, str]):
+    """Id -> label of one tag family of the current vocabulary, in the YAML's order."""
+
+    def __init__(self, tags: Callable[[Vocabulary], Iterable[tuple[str, str]]]) -> None:
+        self._tags = tags
+
+    def _table(self) -> dict[str, str]:
+        return dict(self._tags(vocabulary()))
+
+    def __getitem__(self, key: str) -> str:
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
 
 
+def _pairs(tags: Iterable[Tag]) -> list[tuple[str, str]]:
+    return [(t.id, t.label) for t in tags]
+
+
+CONTACT_REASONS: Mapping[str, str] = _Labels(lambda v: _pairs(v.reasons))
+AVOIDABLE_CATEGORIES: Mapping[str, str] = _Labels(lambda v: _pairs(v.categories))
+QA_CHECKS: Mapping[str, str] = _Labels(lambda v: _pairs(v.checks))
 #: Vulnerability id -> label, as models/vulnerability.yaml names them.
-VULNERABILITIES: dict[str, str] = _vulnerabilities()
+VULNERABILITIES: Mapping[str, str] = _Labels(lambda v: _pairs(v.vulnerabilities))
+#: A council's own flags (models/flags.yaml): `<family>:<tag>` -> "Family: Tag".
+FAMILY_TAGS: Mapping[str, str] = _Labels(
+    lambda v: [(f"{f.id}:{t.id}", f"{f.label}: {t.label}") for f in v.families for t in f.tags]
+)
 
 #: What a quality lead did about a safeguarding call; "no_action" needs a note saying why.
 SAFEGUARDING_ACTIONS: dict[str, str] = {
@@ -116,7 +114,8 @@ REVIEW_TAGS: tuple[str, ...] = (
     "complaint",
     "transferred",
     "repeat_caller",
-    *QA_CHECKS,
+    # DESIGN.md's checks: the columns a review's verdicts are compared with.
+    *DESIGN_IDS["checks"],
 )
 
 
@@ -127,6 +126,8 @@ def label(value: object) -> str:
     text = str(value)
     # Evidence for a vulnerability is tagged `vulnerability:<id>`.
     text = text.removeprefix("vulnerability:")
+    # ... and for a council's own flag `tags:<family>:<tag>`.
+    text = text.removeprefix("tags:")
     for table in (
         CONTACT_REASONS,
         AVOIDABLE_CATEGORIES,
@@ -134,6 +135,7 @@ def label(value: object) -> str:
         BOOLEAN_TAGS,
         FLAGS,
         VULNERABILITIES,
+        FAMILY_TAGS,
     ):
         if text in table:
             return table[text]

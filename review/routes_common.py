@@ -267,6 +267,7 @@ def dashboard(
         "reasons": [],
         "categories": [],
         "checks": [],
+        "council_tags": [],
         "queues": [],
         "sampled": None,
         "population": None,
@@ -288,6 +289,7 @@ def dashboard(
             ("reasons", "reason:"),
             ("categories", "avoidable_category:"),
             ("checks", "qa:"),
+            ("council_tags", "tags:"),
         ):
             context[key] = _bars(
                 [
@@ -322,6 +324,8 @@ def _metric_label(metric: str) -> str:
     if not value:
         return label(metric)
     kinds = {"reason": "Reason", "avoidable_category": "Avoidable", "qa": "Quality check"}
+    if kind == "tags":
+        return label(value)  # "Accessibility: Needs a BSL interpreter"
     return f"{kinds.get(kind, label(kind))}: {label(value)}"
 
 

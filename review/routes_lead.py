@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from pipeline.charts import ChartPoint, bar_chart
+from pipeline.vocabulary import DESIGN_IDS
 from review.coaching import (
     MAX_INTERVAL_WIDTH,
     MAX_TEXT,
@@ -54,7 +55,15 @@ lead = require("quality_lead")
 PAGE_SIZE = 25
 #: Calls listed on an agent's page, newest first (the figures above them use all calls).
 AGENT_CALLS = 25
-_AGENT_COLUMNS = ("call_id", "call_date", "primary_reason", "flags", "qa_score", *QA_CHECKS)
+# DESIGN.md's checks, one column each (a council's own are in the `qa_checks` map).
+_AGENT_COLUMNS = (
+    "call_id",
+    "call_date",
+    "primary_reason",
+    "flags",
+    "qa_score",
+    *DESIGN_IDS["checks"],
+)
 _STATUSES = {"to_review": "Not yet reviewed", "reviewed": "Reviewed", "all": "All flagged calls"}
 #: The calls behind a check's rate on an agent's page: those where it was done, or not.
 _RESULTS = {"pass": "done", "fail": "not done"}
@@ -69,6 +78,7 @@ _FILTERS = (
     "queue",
     "flag",
     "reason",
+    "tag",
     "assigned",
     "status",
 )
@@ -228,6 +238,9 @@ def _filter_queue(
     if filters["reason"]:
         reason = filters["reason"]
         mask &= np.fromiter((reason in rs for rs in rows["contact_reasons"]), bool, len(rows))
+    if filters["tag"]:
+        family, _, wanted = filters["tag"].partition(":")
+        mask &= np.fromiter((wanted in ts.get(family, []) for ts in rows["tags"]), bool, len(rows))
     if filters["assigned"]:
         want = me if filters["assigned"] == "me" else None
         mask &= np.fromiter((assignees.get(c) == want for c in rows["call_id"]), bool, len(rows))
@@ -274,6 +287,7 @@ def queue(
     queue: str = "",
     flag: str = "",
     reason: str = "",
+    tag: str = "",
     status: str = "to_review",
     assigned: str = "",
     done: str = "",
@@ -293,6 +307,7 @@ def queue(
             "queue": queue,
             "flag": flag,
             "reason": reason,
+            "tag": tag,
             "assigned": assigned,
             "status": status,
         }
@@ -332,6 +347,7 @@ def queue(
             "queues": _options(viewer, view.queues, view.calls, "queue"),
             "flags": view.flags,
             "reasons": view.reasons,
+            "tags": view.tags,
             "query": _query_of(filters),
             "queue_query": urlencode(_query_of(filters)),
             "assigned_options": _ASSIGNED,
@@ -390,6 +406,17 @@ def _vulnerabilities(row: dict[str, Any], evidence: list[dict[str, Any]]) -> lis
     for v in row.get("vulnerability") or []:
         turns = sorted({e["turn"] for e in evidence if e["tag"] == f"vulnerability:{v}"})
         found.append({"id": v, "label": VULNERABILITIES.get(v, label(v)), "turns": turns})
+    return found
+
+
+def _council_tags(row: dict[str, Any], evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The council's own flags on the call (models/flags.yaml), labelled, with their turns."""
+    found = []
+    for family, ids in (row.get("tags") or {}).items():
+        for tag in ids:
+            name = f"{family}:{tag}"
+            turns = sorted({e["turn"] for e in evidence if e["tag"] == f"tags:{name}"})
+            found.append({"id": name, "label": label(name), "turns": turns})
     return found
 
 
@@ -457,7 +484,13 @@ def call_page(
             "verdicts": verdicts,
             "history": history,
             "saved": saved,
-            "qa_checks": [(c, QA_CHECKS[c], row.get(c)) for c in QA_CHECKS if c in row],
+            # Every check the call was scored on: DESIGN.md's columns, a council's in the map.
+            "qa_checks": [
+                (c, text, row["qa_checks"].get(c, row.get(c)))
+                for c, text in QA_CHECKS.items()
+                if c in row["qa_checks"] or c in row
+            ],
+            "council_tags": _council_tags(row, evidence),
             "safeguarding": row.get("safeguarding") is True,
             "vulnerabilities": _vulnerabilities(row, evidence),
             "outside_scope": not in_scope(viewer, row),

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.agentnames import redact_agent_names
+from pipeline.vocabulary import DESIGN_IDS
 from review.data import AUDIO_TYPES, PackData, TurnRow
 from review.db import Pack, PackGrant
 from review.labels import BOOLEAN_TAGS, QA_CHECKS
@@ -46,7 +47,8 @@ _SHOWN = (
     "transferred",
     "repeat_caller",
     "qa_score",
-    *QA_CHECKS,
+    *DESIGN_IDS["checks"],
+    "qa_checks",  # every check, a council's own too
 )
 _NOT_FOUND = "This call is not in your screening sample."
 
@@ -200,7 +202,10 @@ def pack_call(
             "next": rows[index + 1] if index + 1 < len(rows) else None,
             "total": len(rows),
             "facts": [(tag, text, row.get(tag)) for tag, text in BOOLEAN_TAGS.items()],
-            "qa_checks": [(c, QA_CHECKS[c], row.get(c)) for c in QA_CHECKS],
+            "qa_checks": [
+                (c, text, (row.get("qa_checks") or {}).get(c, row.get(c)))
+                for c, text in QA_CHECKS.items()
+            ],
         },
     )
 

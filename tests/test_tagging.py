@@ -493,8 +493,10 @@ def test_to_json_is_exactly_the_callqa_tag_object(nlp):  # type: ignore[no-untyp
         "pii",
         "redacted_turns",
         "tagger_version",
+        "tags",  # a council's own flag families (models/flags.yaml); none shipped
     ]
     assert out["id"] == "call-1"
+    assert out["tags"] == {}
     assert list(out["qa"]) == list(QA_CHECKS)
     assert all(set(e) == {"tag", "turn", "text"} for e in out["evidence"])
     assert all(set(p) == {"type", "turn", "start", "end"} for p in out["pii"])
@@ -559,7 +561,7 @@ def test_tag_file_names_the_bad_line(nlp, tmp_path):  # type: ignore[no-untyped-
 
 @pytest.fixture
 def packs(tmp_path):  # type: ignore[no-untyped-def]
-    for name in ("taxonomy.yaml", "avoidable.yaml", "qa_checks.yaml"):
+    for name in ("taxonomy.yaml", "avoidable.yaml", "qa_checks.yaml", "vulnerability.yaml"):
         shutil.copy(MODELS / name, tmp_path / name)
     return tmp_path
 
@@ -576,12 +578,13 @@ def test_invalid_yaml_is_a_rule_pack_error_naming_the_file(packs):  # type: igno
         load_pipeline(packs)
 
 
-def test_unknown_id_is_a_rule_pack_error(packs):  # type: ignore[no-untyped-def]
+def test_new_reason_without_a_label_is_a_rule_pack_error(packs):  # type: ignore[no-untyped-def]
+    # A council may add reasons (tests/test_vocabulary.py), each named for people to read.
     _edit(
         packs / "taxonomy.yaml",
         lambda d: d["reasons"].append({"id": "pest_control", "patterns": ["rats"]}),
     )
-    with pytest.raises(RulePackError, match=r"taxonomy\.yaml.*unknown id 'pest_control'"):
+    with pytest.raises(RulePackError, match=r"taxonomy\.yaml.*\(pest_control\): `label`"):
         load_pipeline(packs)
 
 
