@@ -126,7 +126,8 @@ def test_hostile_call_ids_never_become_file_names(hardening_night) -> None:  # t
 
 
 def test_paths_that_crashed_the_checker_do_not_stop_the_night(hardening_night, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Over-long names, `.`, and symlink loops: one failure row each, the night completes.
+    """Over-long names, `.`, and symlink loops: one failure row each, and the night (which has
+    one good call too) completes.
 
     Found by this suite: `resolve_recording` raised (OSError ENAMETOOLONG, IndexError on ".",
     RuntimeError on a link loop); the transcribe task crashed, its score task never ran, and
