@@ -246,6 +246,11 @@ def _local_today(request: Request) -> date:
     return moment.astimezone(_nights_zone()).date()
 
 
+def _shown_month(asked: str, months: list[str]) -> str:
+    """The month a page shows: the one asked for if there is a report for it, else the newest."""
+    return asked if asked in months else (months[0] if months else "")
+
+
 @router.get("/dashboard")
 def dashboard(
     request: Request,
@@ -257,7 +262,7 @@ def dashboard(
 ) -> Response:
     data = store(request)
     months = data.months()
-    month = month if month in months else (months[0] if months else "")
+    month = _shown_month(month, months)
     audit(db, request, viewer.name, viewer.role, page_action("dashboard", fmt), month, fmt)
     est = data.estimates(month) if month else None
     context: dict[str, object] = {
@@ -349,7 +354,7 @@ def estimates(
     """The month's full estimates table (`reports/<month>/estimates.parquet`), every row."""
     data = store(request)
     months = data.months()
-    month = month if month in months else (months[0] if months else "")
+    month = _shown_month(month, months)
     audit(db, request, viewer.name, viewer.role, page_action("estimates", fmt), month, fmt)
     table = data.estimates(month) if month else pd.DataFrame()
     if fmt:
