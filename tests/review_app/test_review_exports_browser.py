@@ -50,6 +50,7 @@ def test_download_links_give_the_files(browser, sqlite_live: Live) -> None:  # t
         ("lena", "/queue?status=all"),
         ("lena", "/agents"),
         ("lena", "/agents/A101"),
+        ("lena", "/reviews"),
         ("lena", "/dashboard"),
         ("sam", "/estimates?month={month}"),
     ],
@@ -59,6 +60,10 @@ def test_every_table_page_downloads_as_csv_and_excel(  # type: ignore[no-untyped
 ) -> None:
     page = new_page(browser, sqlite_live)
     sign_in(page, user)
+    if path == "/reviews":  # a review to list
+        page.goto(f"/calls/{sqlite_live.env.built.flagged[0]}")
+        page.get_by_role("button", name="Agree with all").click()
+        page.get_by_role("button", name="Mark as reviewed").click()
     page.goto(path.format(month=sqlite_live.env.built.month))
     for link, suffix in (("Download CSV", ".csv"), ("Download Excel", ".xlsx")):
         with page.expect_download() as download:
