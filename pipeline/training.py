@@ -2,8 +2,9 @@
 
 `train_and_promote` is `callqa train`: fit a candidate on the corpus's train split plus the
 council's reviews, score it and the current model on the held-out dev split, write a model card,
-and promote the candidate into `models/tagger/` only when no headline figure is worse. The test
-split is never read here: it is scored once per release by `make eval` (docs/evaluation.md).
+and promote the candidate into `models/tagger/` only when no headline figure, nor any QA check,
+is worse. The test split is never read here: it is scored once per release by `make eval`
+(docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -435,15 +436,20 @@ def _card(
 def decision(
     candidate: Mapping[str, Figure], current: Mapping[str, Figure], tolerance: float = TOLERANCE
 ) -> tuple[bool, str]:
-    """Promote when no headline figure is worse than the current one by more than `tolerance`."""
+    """Promote when no headline figure, and no single QA check, is worse than the current one by
+    more than `tolerance`: the QA figure as a whole hid a check that got worse (docs/evaluation.md,
+    release 20261202-f8ec044e)."""
+    checks = [
+        k for k in current if k.startswith("qa_") and k.endswith("_accuracy") and k in candidate
+    ]
     worse = [
         key
-        for key in HEADLINE
+        for key in (*HEADLINE, *checks)
         if not math.isnan(current[key].value)
         and not candidate[key].value >= current[key].value - tolerance
     ]
     if not worse:
-        return True, "promoted: no headline figure is worse on the dev split"
+        return True, "promoted: no headline figure or QA check is worse on the dev split"
     return False, "refused: worse than the current model on the dev split in " + ", ".join(
         f"{k} ({candidate[k].value:.3f} < {current[k].value:.3f})" for k in worse
     )

@@ -140,6 +140,11 @@ def test_a_candidate_worse_in_any_headline_figure_is_refused_and_says_which() ->
     assert not promoted and "avoidable_f1 (0.700 < 0.800)" in reason
     within_noise = dict(better, qa_accuracy=Figure(0.795, 0.7, 0.9, 100))
     assert decision(within_noise, current, tolerance=0.01)[0]
+    # One check worse while the QA figure as a whole holds: refused, by name.
+    current["qa_agent_named_accuracy"] = Figure(0.975, 0.93, 0.99, 120)
+    one_check = dict(better, qa_agent_named_accuracy=Figure(0.95, 0.9, 0.98, 120))
+    promoted, reason = decision(one_check, current, tolerance=0.01)
+    assert not promoted and "qa_agent_named_accuracy (0.950 < 0.975)" in reason
 
 
 @pytest.mark.parametrize(
