@@ -47,17 +47,18 @@ import pandas as pd
 import scipy.stats
 
 from pipeline import repeats, store
-from pipeline.charts import ChartPoint, Scale, bar_chart, estimate_table, trend_chart
+from pipeline.charts import ChartPoint, bar_chart
 from pipeline.correction import METHOD as CORRECTION_METHOD
 from pipeline.correction import double_sampling
 from pipeline.errors import CallQAError, StoreError
 from pipeline.reviews import reviewed_labels
 from pipeline.trends import (
+    SENTIMENT_PARTS,
     TREND_MONTHS,
     TrendTable,
     month_label,
     report_months,
-    trend_points,
+    trend_charts,
     trend_table,
 )
 from pipeline.vocabulary import Vocabulary, load_vocabulary
@@ -831,22 +832,15 @@ def _table(
     )
 
 
-_SENTIMENT_LABELS = {
-    "mean:caller_sentiment_opening": "Opening third of the call",
-    "mean:caller_sentiment_closing": "Closing third of the call",
-    "mean:caller_sentiment": "Whole call",
-}
-
-
 def _score(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:+.2f}"
 
 
 def _sentiment_section(rows: pd.DataFrame) -> str:
     """The caller's mean sentiment at the start and end of calls, on VADER's -1..+1 scale."""
-    rows = rows.set_index("metric").reindex(list(_SENTIMENT_LABELS)).dropna(subset=["estimate"])
+    rows = rows.set_index("metric").reindex(list(SENTIMENT_PARTS)).dropna(subset=["estimate"])
     body = "".join(
-        f"<tr><th scope='row'>{html.escape(_SENTIMENT_LABELS[metric])}</th>"
+        f"<tr><th scope='row'>{html.escape(SENTIMENT_PARTS[metric])}</th>"
         f"<td>{_score(r.estimate)}</td>"
         f"<td>{_score(r.ci_low)} to {_score(r.ci_high)}</td><td>{_score(r.change)}</td>"
         f"<td>{int(r.n_sampled)}</td></tr>"
@@ -875,12 +869,6 @@ def _bars(rows: pd.DataFrame, labels: list[str], title: str, chart_id: str) -> s
     return f"<figure>{bar_chart(points, title=title, chart_id=chart_id)}</figure>"
 
 
-def _trend_label(metric: str, names: Mapping[str, str]) -> str:
-    if metric in _SENTIMENT_LABELS:
-        return f"Caller sentiment, {_SENTIMENT_LABELS[metric].lower()}"
-    return _label(metric, names)
-
-
 def _trend_section(trends: TrendTable, names: Mapping[str, str]) -> str:
     """Every whole-month measure across the months with a report, as charts and tables."""
     heading = "<h2>Month by month</h2>"
@@ -893,17 +881,11 @@ def _trend_section(trends: TrendTable, names: Mapping[str, str]) -> str:
         "estimate (no report, or no calls to count) is left as a gap, not shown as zero. "
         "Caller sentiment is a mean score from -1 to +1, not a percentage.</p>",
     ]
-    for number, (title, metrics) in enumerate(trends.sections()):
+    for title, charts in trend_charts(trends, lambda metric: _label(metric, names)):
         parts.append(f"<h3>{html.escape(title)}</h3>")
-        for index, metric in enumerate(metrics):
-            points = trend_points(trends, metric)
-            scale: Scale = "score" if metric.startswith("mean:") else "percent"
-            name = f"{_trend_label(metric, names)}, by month"
-            chart = trend_chart(points, title=name, chart_id=f"trend-{number}-{index}", scale=scale)
-            parts.append(
-                f"<h4>{html.escape(_trend_label(metric, names))}</h4><figure>{chart}</figure>"
-                + estimate_table(points, caption=name, scale=scale)
-            )
+        parts.extend(
+            f"<h4>{html.escape(c.name)}</h4><figure>{c.svg}</figure>{c.table}" for c in charts
+        )
     return "".join(parts)
 
 

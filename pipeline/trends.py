@@ -11,21 +11,24 @@ measures in one line. Light on purpose (pandas only): the review app imports it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.charts import ChartPoint
+from pipeline.charts import ChartPoint, Scale, estimate_table, trend_chart
 from pipeline.correction import METHOD as CORRECTION_METHOD
 
 __all__ = [
+    "SENTIMENT_PARTS",
     "TREND_MONTHS",
     "TREND_SECTIONS",
+    "TrendChart",
     "TrendTable",
     "month_label",
     "report_months",
+    "trend_charts",
     "trend_points",
     "trend_table",
 ]
@@ -49,6 +52,12 @@ TREND_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("mean:caller_sentiment", "mean:caller_sentiment_opening", "mean:caller_sentiment_closing"),
     ),
 )
+#: The caller's sentiment means, by the part of the call they cover.
+SENTIMENT_PARTS = {
+    "mean:caller_sentiment_opening": "Opening third of the call",
+    "mean:caller_sentiment_closing": "Closing third of the call",
+    "mean:caller_sentiment": "Whole call",
+}
 #: Shares of a mix (one per reason or category): those never above zero are left out.
 _SHARES = ("reason:", "avoidable_category:")
 _MONTH = re.compile(r"\d{4}-\d{2}")
@@ -137,6 +146,42 @@ def trend_points(trends: TrendTable, metric: str) -> list[ChartPoint]:
             )
         )
     return points
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """One measure across the months: its name, the chart (SVG) and the table that follows it."""
+
+    metric: str
+    name: str
+    svg: str
+    table: str
+
+
+def trend_charts(
+    trends: TrendTable, name_of: Callable[[str], str], *, table_class: str = ""
+) -> list[tuple[str, list[TrendChart]]]:
+    """Each section of `trends` with a chart and a table per measure: what the report and the
+    review app's Trends page show. `name_of` names a measure other than the caller's sentiment."""
+    sections = []
+    for number, (title, metrics) in enumerate(trends.sections()):
+        charts = []
+        for index, metric in enumerate(metrics):
+            points = trend_points(trends, metric)
+            scale: Scale = "score" if metric.startswith("mean:") else "percent"
+            name = (
+                f"Caller sentiment, {SENTIMENT_PARTS[metric].lower()}"
+                if metric in SENTIMENT_PARTS
+                else name_of(metric)
+            )
+            caption = f"{name}, by month"
+            svg = trend_chart(
+                points, title=caption, chart_id=f"trend-{number}-{index}", scale=scale
+            )
+            table = estimate_table(points, caption=caption, scale=scale, table_class=table_class)
+            charts.append(TrendChart(metric, name, svg, table))
+        sections.append((title, charts))
+    return sections
 
 
 def report_months(out: Path, first: str, last: str) -> list[str]:

@@ -15,9 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from pipeline.charts import Scale, estimate_table, trend_chart
 from pipeline.runs import read_runs, run_health
-from pipeline.trends import TREND_MONTHS, month_label, trend_points, trend_table
+from pipeline.trends import TREND_MONTHS, month_label, trend_charts, trend_table
 from review.db import ROLES, User
 from review.export import agreement, reviewer_agreement
 from review.labels import label
@@ -371,18 +370,9 @@ def estimates(
     return render(request, "estimates.html", {"months": months, "month": month, "rows": rows})
 
 
-#: The caller's sentiment means on the trends page (a score from -1 to +1, not a share).
-_SENTIMENT_LABELS = {
-    "mean:caller_sentiment": "Caller sentiment, whole call",
-    "mean:caller_sentiment_opening": "Caller sentiment, opening third of the call",
-    "mean:caller_sentiment_closing": "Caller sentiment, closing third of the call",
-}
-
-
-def _trend_label(metric: str) -> str:
-    """A trend's name: the headline's, the sentiment's, else the taxonomy id's label."""
-    found = _HEADLINE_LABELS.get(metric) or _SENTIMENT_LABELS.get(metric)
-    return found or label(metric.partition(":")[2] or metric)
+def _trend_name(metric: str) -> str:
+    """A trend's name: the headline's, else the taxonomy id's label."""
+    return _HEADLINE_LABELS.get(metric) or label(metric.partition(":")[2] or metric)
 
 
 @router.get("/trends")
@@ -396,36 +386,24 @@ def trends(
     # Only the newest months a trend can show are read (months() is newest first).
     table = trend_table({m: data.estimates(m) for m in data.months()[:TREND_MONTHS]})
     audit(db, request, viewer.name, viewer.role, "view_trends")
-    sections = []
-    for number, (title, metrics) in enumerate(table.sections()):
-        charts = []
-        for index, metric in enumerate(metrics):
-            points = trend_points(table, metric)
-            scale: Scale = "score" if metric.startswith("mean:") else "percent"
-            name = _trend_label(metric)
-            charts.append(
+    sections = [
+        {
+            "title": title,
+            "id": f"section-{number}",
+            "charts": [
                 {
-                    "name": name,
-                    "chart": Markup(
-                        trend_chart(
-                            points,
-                            title=f"{name}, by month",
-                            chart_id=f"trend-{number}-{index}",
-                            scale=scale,
-                        )
-                    ),
-                    "table": Markup(
-                        estimate_table(
-                            points,
-                            caption=f"{name}, by month",
-                            scale=scale,
-                            table_class="table table--compact",
-                        )
-                    ),
-                    "census": metric == "repeat_caller_rate",
+                    "name": c.name,
+                    "chart": Markup(c.svg),
+                    "table": Markup(c.table),
+                    "census": c.metric == "repeat_caller_rate",
                 }
-            )
-        sections.append({"title": title, "id": f"section-{number}", "charts": charts})
+                for c in charts
+            ],
+        }
+        for number, (title, charts) in enumerate(
+            trend_charts(table, _trend_name, table_class="table table--compact")
+        )
+    ]
     return render(
         request,
         "trends.html",

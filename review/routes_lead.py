@@ -171,6 +171,10 @@ def _latest_status(db: Session) -> dict[str, bool]:
     )
 
 
+def _status_text(reviewed: dict[str, bool], call_id: str) -> str:
+    return {True: "Reviewed", False: "In progress"}.get(reviewed.get(call_id), "Not reviewed")
+
+
 def _queue_table(
     rows: pd.DataFrame, reviewed: dict[str, bool], assignees: dict[str, str]
 ) -> pd.DataFrame:
@@ -178,10 +182,7 @@ def _queue_table(
     to and its review status."""
     table = rows.copy()
     table["assigned_to"] = [assignees.get(c, "") for c in table["call_id"]]
-    table["status"] = [
-        {True: "Reviewed", False: "In progress"}.get(reviewed.get(c), "Not reviewed")
-        for c in table["call_id"]
-    ]
+    table["status"] = [_status_text(reviewed, c) for c in table["call_id"]]
     return table
 
 
@@ -324,9 +325,7 @@ def queue(
     page = min(max(page, 1), pages)
     shown = rows.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records") if total else []
     for r in shown:
-        r["status"] = {True: "Reviewed", False: "In progress"}.get(
-            reviewed.get(r["call_id"]), "Not reviewed"
-        )
+        r["status"] = _status_text(reviewed, r["call_id"])
         r["pinned"] = bool(r.get("safeguarding")) and reviewed.get(r["call_id"]) is not True
         r["outside_scope"] = not in_scope(viewer, r)
         r["reasons"] = queue_reasons(r["flags"], r.get("sample_kind"))
@@ -557,14 +556,14 @@ def save_review(
         raise HTTPException(400, "That is not a safeguarding action for this call.")
     if safeguarding_action == "no_action" and not safeguarding_note:
         raise HTTPException(400, "Say in the safeguarding note why no action was taken.")
-    if len(safeguarding_note) > 5000:
-        raise HTTPException(400, "The safeguarding note is limited to 5,000 characters.")
+    if len(safeguarding_note) > MAX_TEXT:
+        raise HTTPException(400, f"The safeguarding note is limited to {MAX_TEXT:,} characters.")
     if reason and reason not in CONTACT_REASONS:
         raise HTTPException(400, "That is not a contact reason.")
     if category and category != "none" and category not in AVOIDABLE_CATEGORIES:
         raise HTTPException(400, "That is not an avoidable-contact category.")
-    if len(notes) > 5000:
-        raise HTTPException(400, "Notes are limited to 5,000 characters.")
+    if len(notes) > MAX_TEXT:
+        raise HTTPException(400, f"Notes are limited to {MAX_TEXT:,} characters.")
     filters = _queue_filters(dict(parse_qsl(str(form.get("queue_query", "")))))
     # The next call is found in the queue as it was before this save, so this call's place
     # in it is known even when saving takes it out of the filtered queue.
@@ -653,10 +652,6 @@ def assign_call(
     return RedirectResponse(f"/calls/{call_id}?saved=assigned", 303)
 
 
-def _rate(series: pd.Series) -> float:
-    return float(series.mean()) if len(series) else math.nan
-
-
 def _agents_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The agents page's table: one row per agent, each check's pass rate as a column."""
     return pd.DataFrame(
@@ -667,7 +662,10 @@ def _agents_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
                 "calls": r["calls"],
                 "flagged": r["flagged"],
                 "qa_score": r["qa_score"],
-                **{f"{c}_ratio": r["checks"].get(c) for c in QA_CHECKS},
+                **{
+                    f"{c}_ratio": r["check_rates"][c].estimate if c in r["check_rates"] else None
+                    for c in QA_CHECKS
+                },
                 "last_screened": r["last"],
             }
             for r in rows
@@ -707,7 +705,6 @@ def agents(
                     "qa_score": float(group["qa_score"].mean())
                     if "qa_score" in group
                     else math.nan,
-                    "checks": {c: _rate(group[c]) for c in QA_CHECKS if c in group},
                     "check_rates": {c: rate_of(group[c]) for c in QA_CHECKS if c in group},
                     "last": str(group["call_date"].max()),
                 }
@@ -821,8 +818,8 @@ def reviews(
     data = store(request)
     rows = read_reviews(data.out_dir)
     if viewer.scope and not rows.empty:
-        keep = [in_scope(viewer, data.call(c) or {}) for c in rows["call_id"]]
-        rows = rows[np.array(keep, dtype=bool)]
+        inside = {c: in_scope(viewer, data.call(c) or {}) for c in rows["call_id"].unique()}
+        rows = rows[rows["call_id"].map(inside).to_numpy(dtype=bool)]
     audit(db, request, viewer.name, viewer.role, page_action("reviews", fmt), "", fmt)
     if fmt:
         return table_response(rows, f"reviews-{_today(request)}", fmt)
