@@ -56,6 +56,7 @@ from spacy.tokens import Doc
 from stdnum import luhn
 
 from pipeline.errors import AudioError, RulePackError
+from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
 __all__ = [
     "DEFAULT_RULES",
@@ -95,7 +96,7 @@ STRUCTURED_TYPES = (
     "date_of_birth",
     "account_reference",
 )
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "models" / "pii.yaml"
+DEFAULT_RULES = DEFAULT_MODELS_DIR / "pii.yaml"
 
 # Presidio entity names are the DESIGN.md types in upper case, which is also the redaction tag.
 _ENTITIES = [t.upper() for t in PII_TYPES]

@@ -56,6 +56,7 @@ from pipeline.audio import (
 )
 from pipeline.diarize import SpeakerTrack, speaker_track
 from pipeline.errors import AudioError, ModelNotFoundError
+from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -84,7 +85,6 @@ _MODEL_NAMES: dict[int, str] = {}
 #: Bump when a change to this module changes what a cached transcript would contain.
 _CACHE_VERSION = 2
 #: Where the vocabulary for the decoding prompt lives when no models_dir is given.
-_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 #: Whisper's window; packs stay a little under it so no speech is cut off.
 _WINDOW_S = 29.5
 #: The shortest pause between two speakers on a mono call that the speech detector can use.
@@ -285,7 +285,7 @@ def domain_prompt(models_dir: Path | None = None) -> str | None:
     of the conversation, so a plain list of the words callers and agents use steers spelling
     (the borough's name, council tax, Blue Badge) without inventing them.
     """
-    folder = models_dir or _MODELS_DIR
+    folder = models_dir or DEFAULT_MODELS_DIR
     terms: list[str] = []
     vocab = folder / "asr_vocabulary.txt"
     if vocab.is_file():

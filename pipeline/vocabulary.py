@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import callqa_models
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,7 +43,7 @@ __all__ = [
 
 _T = TypeVar("_T", bound="Tag")
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODELS_DIR = callqa_models.DIR
 
 #: DESIGN.md's default vocabulary, by YAML section: a council may add ids, never drop these.
 DESIGN_IDS: dict[str, tuple[str, ...]] = {

@@ -1,6 +1,6 @@
 """The review web app for quality leads, scrutiny members and administrators.
 
-Entry points (wired by pipeline/cli.py):
+Entry points (wired by callqa/cli.py):
     create_app(out_dir, db_url, recordings_dir, *, state_dir, packs_dir, behind_tls,
                trusted_proxies) -> FastAPI
     serve(out_dir, db_url, host, port, recordings_dir, ...)      `callqa review`

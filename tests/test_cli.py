@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLE_CALLS
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from callqa.cli import app
 
 runner = CliRunner()
 NIGHT = "2025-03-31"

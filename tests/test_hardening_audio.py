@@ -131,7 +131,7 @@ def test_two_hour_call(tmp_path: Path, whisper_model: object) -> None:
 
 
 def test_callqa_transcribe_json_over_the_corpus(corpus: dict[str, Path]) -> None:
-    from pipeline.cli import app
+    from callqa.cli import app
 
     names = ["empty", "not_audio", "png", "directory", "video_only", "symlink_loop", "silence"]
     result = CliRunner().invoke(app, ["transcribe", "--json", *(str(corpus[n]) for n in names)])

@@ -503,7 +503,7 @@ def test_no_csv_callqa_writes_starts_a_formula(hardening_night) -> None:  # type
     """The hostile night carries formula values in call_id, team, agent_id, queue and paths."""
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from callqa.cli import app
     from pipeline.store import TABLES
 
     out = hardening_night.run.out

@@ -16,8 +16,8 @@ import pytest
 from conftest import SAMPLE_CALLS
 from typer.testing import CliRunner
 
+from callqa.cli import app
 from pipeline import store
-from pipeline.cli import app
 from pipeline.config import CALLER_HASH_KEY_FILE
 from pipeline.errors import StoreError
 

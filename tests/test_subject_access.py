@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from callqa.cli import app
 from pipeline import store
-from pipeline.cli import app
 from pipeline.report import monthly_estimates
 from pipeline.retention import CACHE_DIR
 from pipeline.rights import ERASED_PAGE

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from callqa.cli import app
 from pipeline.corpus import read_corpus
 from pipeline.evaluation import Figure
 from pipeline.learned import MODEL_DIRNAME, load_model

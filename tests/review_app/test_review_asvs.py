@@ -219,7 +219,7 @@ def test_keys_are_made_atomically_apart_and_outside_the_shared_output(built: Bui
 
 
 def test_callqa_review_stops_with_one_line_on_a_bad_key(built: BuiltOutput) -> None:
-    from pipeline.cli import app as cli
+    from callqa.cli import app as cli
 
     state = built.out_dir.parent / "state"
     state.mkdir()

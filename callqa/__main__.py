@@ -1,0 +1,3 @@
+from callqa.cli import main
+
+main()
