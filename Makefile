@@ -11,7 +11,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export DO_NOT_TRACK ?= 1
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: run test bench eval lint format clean
+.PHONY: run test bench eval lint format clean sample-data
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/review.py
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/hardening.py
+
+# Re-render sample_data/ (recordings, turn times, call log) from its scripts with Piper.
+sample-data: $(VENV)/.installed-dev
+	$(PY) -m sample_data.build
 
 eval: $(VENV)/.installed-dev
 	$(PY) eval/score.py --reliability

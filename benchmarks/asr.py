@@ -54,7 +54,6 @@ from whisper_normalizer.english import EnglishTextNormalizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.sampledata import ScriptedCall, ScriptTurn, load_scripts  # noqa: E402
 from pipeline.tagging import QA_CHECKS, load_pipeline, tag_transcript  # noqa: E402
 from pipeline.transcribe import (  # noqa: E402
     TranscribeOptions,
@@ -62,6 +61,7 @@ from pipeline.transcribe import (  # noqa: E402
     load_model,
     transcribe_call,
 )
+from sample_data.scripted import ScriptedCall, ScriptTurn, load_scripts  # noqa: E402
 
 SCRIPTS = ROOT / "sample_data" / "scripts"
 RECORDINGS = ROOT / "sample_data" / "recordings"
@@ -389,7 +389,7 @@ def _independent_calls(count: int) -> list[tuple[ScriptedCall, dict[str, bool]]]
 
 def mono_run(calls: list[ScriptedCall], threads: int, independent: int) -> dict[str, object]:
     """Bare faster-whisper and callqa on mono mixdowns, with speaker and QA-check scores."""
-    from pipeline.sampledata import render_call
+    from sample_data.speech import render_call
 
     model = load_model(cpu_threads=threads)
     options = TranscribeOptions()

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CALLS = ROOT / "sample_data" / "calls.csv"
 RECORDINGS = ROOT / "sample_data" / "recordings"
 RESULT = ROOT / "benchmarks" / "nightly.json"
+# The demo tooling (sample_data/) is the checkout's, importable from its root.
+sys.path.insert(0, str(ROOT))
 NIGHT = date(2025, 3, 31)
 KEY = "bench-key"
 #: Calls a timed night screens: with fewer, each night's fixed ~3 s (starting the flow run,
@@ -118,8 +120,8 @@ def _night(
 
 def _spoken_seed(marked, size: int) -> int:  # type: ignore[no-untyped-def]
     """A seed whose random draw holds only spoken, readable calls (a like-for-like timing)."""
-    from pipeline.sampledata import load_scripts
     from pipeline.sampling import draw_sample
+    from sample_data.scripted import load_scripts
 
     spoken = {
         s.recording

@@ -164,20 +164,6 @@ def sample(
 
 
 @app.command()
-def sample_data(
-    out_dir: Annotated[Path, typer.Option("--out", help="Where to write it.")] = Path(
-        "sample_data"
-    ),
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-) -> None:
-    """Regenerate the synthetic sample calls (needs the dev extra: piper-tts)."""
-    from pipeline.sampledata import render_sample_data
-
-    render_sample_data(out_dir, seed=seed)
-    out.print(f"Sample data written to {out_dir}")
-
-
-@app.command()
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="Recordings to transcribe.")],
     layout: Annotated[
@@ -515,17 +501,9 @@ def subject_access(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of tables.")] = False,
 ) -> None:
     """Find every call and output holding a caller's number (subject access); --erase removes it."""
-    import uuid
-
     from pipeline.config import CALLER_HASH_KEY_FILE
-    from pipeline.retention import Purged
-    from pipeline.rights import caller_hash, erase_subject, find_subject
-    from review.retention import (
-        audit_rights_request,
-        erase_review_notes,
-        review_db_for,
-        review_holdings,
-    )
+    from pipeline.rights import caller_hash, find_subject
+    from review.retention import audit_rights_request, review_db_for, review_holdings
 
     settings = _settings(out_dir=out_dir)
     if settings.caller_hash_key is None and not (settings.out_dir / CALLER_HASH_KEY_FILE).exists():
@@ -549,9 +527,21 @@ def subject_access(
             reference,
             f"{len(found.call_ids)} calls, {len(found.holdings)} places",
         )
-    if not erase or found.calls.empty:
-        return
-    if not yes:
+    if erase and not found.calls.empty:
+        _erase(settings, found, db_url, reference, ask=not yes)
+
+
+def _erase(
+    settings: Settings, found: SubjectData, db_url: str | None, reference: str, *, ask: bool
+) -> None:
+    """Erase what `subject-access` found, audit it, and say what callqa cannot erase."""
+    import uuid
+
+    from pipeline.retention import Purged
+    from pipeline.rights import erase_subject
+    from review.retention import audit_rights_request, erase_review_notes
+
+    if ask:
         typer.confirm(
             f"Erase the caller's personal data from {len(found.holdings)} places?", abort=True
         )

@@ -49,7 +49,7 @@ def corpus_calls() -> list[LabelledCall]:
 
 
 def sample_calls() -> list[LabelledCall]:
-    from pipeline.sampledata import load_scripts
+    from sample_data.scripted import load_scripts
 
     return [
         LabelledCall(

@@ -1,7 +1,7 @@
 """The source of sample_data/scripts/*.yaml and the call table in sample_data/README.md.
 
-Edit the calls here, then run ``.venv/bin/python sample_data/author_scripts.py`` and
-``callqa sample-data`` to re-render. Personal data is marked inline as ``{{type:value|spoken}}``
+Edit the calls here, then run ``.venv/bin/python -m sample_data.author_scripts`` and
+``make sample-data`` to re-render. Personal data is marked inline as ``{{type:value|spoken}}``
 (or ``{{type:value}}`` when it is said as written); the offsets in the YAML are computed from
 these marks, never typed by hand. All of it is invented: drama numbers, test cards, made-up names.
 """
@@ -9,20 +9,16 @@ these marks, never typed by hand. All of it is invented: drama numbers, test car
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pipeline.tagging import QA_CHECKS
+from sample_data.dialogues import CALLS, Call
+from sample_data.scripted import load_scripts
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-sys.path.insert(0, str(HERE))
-
-from dialogues import CALLS, Call  # noqa: E402
-
-from pipeline.sampledata import QA_CHECKS, load_scripts  # noqa: E402
 
 DEMO_DAY = "2025-03-31"
 AGENTS = {

@@ -31,7 +31,7 @@ def whisper_model():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def sample_scripts():  # type: ignore[no-untyped-def]
     """Every sample_data script (metadata, turns as spoken, labels), loaded once."""
-    from pipeline.sampledata import load_scripts
+    from sample_data.scripted import load_scripts
 
     return load_scripts(SAMPLE_SCRIPTS)
 
@@ -95,8 +95,8 @@ def sample_night(prefect_server, tmp_path_factory):  # type: ignore[no-untyped-d
     from pipeline.calls import read_call_log
     from pipeline.config import Settings
     from pipeline.repeats import mark_repeats
-    from pipeline.sampledata import DEMO_DATE, UNSAFE_RECORDINGS
     from pipeline.sampling import draw_sample
+    from sample_data.scripted import DEMO_DATE, UNSAFE_RECORDINGS
 
     settings = Settings(
         caller_hash_key=HASH_KEY.decode(),

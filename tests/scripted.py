@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from pipeline.sampledata import ScriptedCall
 from pipeline.scorecard import SampledCall
+from sample_data.scripted import ScriptedCall
 
 
 def sampled_call(script: ScriptedCall, *, repeat: bool = False) -> SampledCall:

@@ -24,7 +24,7 @@ from pipeline.audio import (
     to_float,
 )
 from pipeline.errors import AudioError
-from pipeline.sampledata import ScriptedCall, load_scripts
+from sample_data.scripted import ScriptedCall, load_scripts
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 SAMPLE_RECORDINGS = SAMPLE_DATA / "recordings"

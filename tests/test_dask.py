@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLE_CALLS, SAMPLE_RECORDINGS
 
 from pipeline import store
-from pipeline.sampledata import DEMO_DATE
+from sample_data.scripted import DEMO_DATE
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -19,8 +19,8 @@ from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.audio import decode_channels, speech_regions
 from pipeline.diarize import FRAMES_PER_S, speaker_track
-from pipeline.sampledata import ScriptedCall, load_scripts
 from pipeline.transcribe import transcribe_call
+from sample_data.scripted import ScriptedCall, load_scripts
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 RECORDINGS = SAMPLE_DATA / "recordings"

@@ -23,7 +23,7 @@ import pytest
 from conftest import SAMPLE_CALLS, SAMPLE_RECORDINGS, SAMPLE_SCRIPTS
 
 from pipeline import store
-from pipeline.sampledata import DEMO_DATE, ScriptedCall, load_scripts
+from sample_data.scripted import DEMO_DATE, ScriptedCall, load_scripts
 
 pytestmark = pytest.mark.timeout(600)
 

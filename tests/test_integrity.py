@@ -21,10 +21,10 @@ from pipeline import store
 from pipeline.audio import FAULT_NAMES, decode_channels, recording_faults
 from pipeline.calls import read_call_log
 from pipeline.report import NightSummary
-from pipeline.sampledata import load_scripts
 from pipeline.scorecard import FLAG_NAMES, SampledCall, Thresholds, build_scorecard
 from pipeline.tagging import load_qa_weights, tag_transcript
 from pipeline.transcribe import Transcript, transcribe_call
+from sample_data.scripted import load_scripts
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 RECORDINGS = SAMPLE_DATA / "recordings"

@@ -19,9 +19,9 @@ from rapidfuzz import fuzz
 from spoken_numbers import MONTHS, ORDINALS, TEENS, TENS, UNITS
 
 from pipeline.redact import PIISpan, silence_pii_audio
-from pipeline.sampledata import PIILabel, ScriptedCall
 from pipeline.tagging import tag_transcript
 from pipeline.transcribe import Turn, transcribe_call
+from sample_data.scripted import PIILabel, ScriptedCall
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT / "sample_data" / "recordings"

@@ -18,7 +18,7 @@ from conftest import HASH_KEY, SAMPLE_CALLS
 
 from pipeline import store
 from pipeline.calls import read_call_log
-from pipeline.sampledata import DEMO_DATE
+from sample_data.scripted import DEMO_DATE
 
 pytestmark = pytest.mark.timeout(300)
 

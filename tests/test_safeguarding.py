@@ -27,7 +27,6 @@ from pipeline.config import Settings
 from pipeline.errors import NotifyError
 from pipeline.notify import SafeguardingMail, safeguarding_call_ids, send_safeguarding_email
 from pipeline.report import NightSummary
-from pipeline.sampledata import ScriptedCall, load_scripts
 from pipeline.scorecard import (
     FLAG_NAMES,
     Thresholds,
@@ -45,6 +44,7 @@ from pipeline.tagging import (
     load_qa_weights,
 )
 from pipeline.transcribe import Transcript, Turn, Word
+from sample_data.scripted import ScriptedCall, load_scripts
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "sample_data" / "scripts"
 NIGHT = date(2025, 3, 31)

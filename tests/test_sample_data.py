@@ -17,13 +17,8 @@ import phonenumbers
 import pytest
 from spoken_numbers import MONTHS, ORDINALS, TEENS, TENS, UNITS
 
-from pipeline.sampledata import (
-    DEMO_DATE,
-    UNSAFE_RECORDINGS,
-    ScriptedCall,
-    load_scripts,
-    render_call,
-)
+from sample_data.scripted import DEMO_DATE, UNSAFE_RECORDINGS, ScriptedCall, load_scripts
+from sample_data.speech import render_call
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 RECORDINGS = SAMPLE / "recordings"

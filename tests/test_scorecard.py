@@ -10,7 +10,6 @@ from scripted import sampled_call
 
 from pipeline import store
 from pipeline.audio import AudioMetrics
-from pipeline.sampledata import ScriptedCall, load_scripts
 from pipeline.scorecard import (
     FLAG_NAMES,
     Scorecard,
@@ -22,6 +21,7 @@ from pipeline.scorecard import (
 )
 from pipeline.tagging import QA_CHECKS, PIISpan, QAChecks, RedactedTurn, Tags, load_qa_weights
 from pipeline.transcribe import Transcript, Turn, Word
+from sample_data.scripted import ScriptedCall, load_scripts
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "sample_data" / "scripts"
 

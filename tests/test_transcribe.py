@@ -15,7 +15,6 @@ import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.errors import ModelNotFoundError
-from pipeline.sampledata import ScriptedCall, load_scripts
 from pipeline.transcribe import (
     Transcript,
     domain_prompt,
@@ -25,6 +24,7 @@ from pipeline.transcribe import (
     transcribe_call,
     transcribe_files,
 )
+from sample_data.scripted import ScriptedCall, load_scripts
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 SAMPLE_RECORDINGS = SAMPLE_DATA / "recordings"

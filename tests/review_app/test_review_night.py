@@ -21,7 +21,7 @@ from markupsafe import escape
 from review_helpers import PASSWORD, USERS, csrf_of, login, password_hash
 
 from pipeline import store
-from pipeline.sampledata import DEMO_DATE, load_scripts
+from sample_data.scripted import DEMO_DATE, load_scripts
 
 pytestmark = pytest.mark.timeout(600)
 
