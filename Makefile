@@ -43,7 +43,7 @@ bench: $(VENV)/.installed-dev
 
 # Re-render sample_data/ (recordings, turn times, call log) from its scripts with Piper.
 sample-data: $(VENV)/.installed-dev
-	$(PY) -m sample_data.build
+	$(CALLQA) sample-data
 
 eval: $(VENV)/.installed-dev
 	$(PY) eval/score.py --reliability

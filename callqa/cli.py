@@ -164,6 +164,20 @@ def sample(
 
 
 @app.command()
+def sample_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write it.")] = Path(
+        "sample_data"
+    ),
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Regenerate the synthetic sample calls (needs the dev extra: piper-tts)."""
+    from sample_data.build import render_sample_data
+
+    written = render_sample_data(out_dir, seed=seed)
+    out.print(f"Sample data written to {written.out_dir}")
+
+
+@app.command()
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="Recordings to transcribe.")],
     layout: Annotated[

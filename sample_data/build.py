@@ -1,8 +1,7 @@
-"""Regenerate sample_data/: render every script to audio and write the call log."""
+"""Regenerate sample_data/: render every script to audio and write the call log (`callqa sample-data`)."""
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,17 +80,3 @@ def render_sample_data(
     calls_csv = out_dir / "calls.csv"
     log.to_csv(calls_csv, index=False)
     return SampleData(out_dir, calls_csv, turn_times_csv, recordings, len(log))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m sample_data.build [--out DIR] [--seed N]`: needs the dev extra (piper-tts)."""
-    parser = argparse.ArgumentParser(prog="python -m sample_data.build", description=__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_SCRIPTS_DIR.parent, help="where to")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    written = render_sample_data(args.out, seed=args.seed)
-    print(f"Sample data written to {written.out_dir}: {written.log_rows} call-log rows")
-
-
-if __name__ == "__main__":
-    main()
