@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _pii_metrics(path: Path) -> dict[str, Any] | None:
-    from pipeline.redact import evaluate_pii
+    from eval.pii import evaluate_pii
 
     return evaluate_pii(path) if path.exists() else None
 

@@ -18,7 +18,8 @@ import pytest
 from rapidfuzz import fuzz
 from spoken_numbers import MONTHS, ORDINALS, TEENS, TENS, UNITS
 
-from pipeline.redact import PIISpan, silence_pii_audio
+from pipeline.redact.audio import silence_pii_audio
+from pipeline.redact.spans import PIISpan
 from pipeline.tagging import tag_transcript
 from pipeline.transcribe import Turn, transcribe_call
 from sample_data.scripted import PIILabel, ScriptedCall
