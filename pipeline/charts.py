@@ -1,9 +1,9 @@
 """Accessible charts as inline SVG, each meant to be followed by its table.
 
-Pure functions from estimates to markup, shared by the monthly report (pipeline/report.py) and
-the review app's pages: no web framework, no drawing library. The markup is built with
-`xml.etree.ElementTree`, which escapes every label and attribute, so a label can never become
-markup. Each chart:
+Pure functions from estimates to markup, shared by the monthly report
+(pipeline/report/render.py) and the review app's pages: no web framework, no drawing library.
+The markup is built with `xml.etree.ElementTree`, which escapes every label and attribute, so a
+label can never become markup. Each chart:
 
 - is `<svg role="img" aria-labelledby="<id>-title <id>-desc">` with a `<title>` and a `<desc>`
   that reads every value out, for screen readers;
@@ -180,54 +180,50 @@ def _has_interval(point: ChartPoint) -> bool:
     )
 
 
-def trend_chart(
-    points: Sequence[ChartPoint], *, title: str, chart_id: str, scale: Scale = "percent"
-) -> str:
-    """A line over months, oldest first: a dot per estimate, its interval as a whisker, and a
-    break in the line (with "No data" under it) at a month without an estimate.
+@dataclass(frozen=True)
+class _TrendFrame:
+    """Where a trend chart's months (x) and values (y) fall: each month is a band of the plot."""
 
-    `chart_id` must be unique in the page: the title's and description's ids derive from it.
-    """
-    width, height = 640, 250
-    left, right, top, bottom = 56, 16, 30, 44
-    plot_w, plot_h = width - left - right, height - top - bottom
-    low, high, ticks = _axis(points, scale)
-    span = f"{points[0].label} to {points[-1].label}" if points else "no months"
-    desc = f"{title}, {span}, with 95% intervals. " + "; ".join(_describe(p, scale) for p in points)
-    svg = _svg(chart_id, title, desc + ".", width, height)
+    left: float
+    top: float
+    plot_w: float
+    plot_h: float
+    low: float
+    high: float
+    months: int
 
-    def y_of(value: float) -> float:
-        return top + plot_h * (1 - (value - low) / ((high - low) or 1.0))
+    def x(self, i: int) -> float:
+        return self.left + self.plot_w / max(self.months, 1) * (i + 0.5)
 
-    band = plot_w / max(len(points), 1)
+    def y(self, value: float) -> float:
+        return self.top + self.plot_h * (1 - (value - self.low) / ((self.high - self.low) or 1.0))
 
-    def x_of(i: int) -> float:
-        return left + band * (i + 0.5)
 
-    for tick in ticks:
-        _line(svg, left, y_of(tick), width - right, y_of(tick), stroke=_GRID, stroke_width="1")
-        _text(svg, left - 8, y_of(tick) + 4, format_value(tick, scale), text_anchor="end")
-    _line(svg, left, top + plot_h, width - right, top + plot_h, stroke_width="1")
+def _trend_labels(svg: ET.Element, points: Sequence[ChartPoint], frame: _TrendFrame) -> None:
+    """Month labels under the axis (every k-th when there are many), and "No data" at gaps."""
     every = max(1, math.ceil(len(points) / _MAX_LABELLED))
-    labelled = len(points) <= _MAX_LABELLED
+    baseline = frame.top + frame.plot_h
     for i, point in enumerate(points):
         if i % every == 0:
-            _text(svg, x_of(i), height - bottom + 22, point.label, text_anchor="middle")
-        if not _known(point.estimate) and labelled:
+            _text(svg, frame.x(i), baseline + 22, point.label, text_anchor="middle")
+        if not _known(point.estimate) and len(points) <= _MAX_LABELLED:
             _text(
                 svg,
-                x_of(i),
-                top + plot_h - 8,
+                frame.x(i),
+                baseline - 8,
                 _NO_DATA,
                 text_anchor="middle",
                 font_size=_SMALL,
                 fill=_SECONDARY,
             )
-    # One polyline per run of consecutive months with an estimate: a gap breaks the line.
+
+
+def _trend_lines(svg: ET.Element, points: Sequence[ChartPoint], frame: _TrendFrame) -> None:
+    """One polyline per run of consecutive months with an estimate: a gap breaks the line."""
     run: list[str] = []
     for i, point in [*enumerate(points), (len(points), ChartPoint("", None))]:
         if point.estimate is not None and _known(point.estimate):
-            run.append(f"{_num(x_of(i))},{_num(y_of(point.estimate))}")
+            run.append(f"{_num(frame.x(i))},{_num(frame.y(point.estimate))}")
             continue
         if len(run) > 1:
             _el(
@@ -240,20 +236,26 @@ def trend_chart(
                 class_="chart__line",
             )
         run = []
+
+
+def _trend_marks(
+    svg: ET.Element, points: Sequence[ChartPoint], frame: _TrendFrame, scale: Scale
+) -> None:
+    """A dot per estimate with its interval as a whisker and, unless crowded, its value."""
     for i, point in enumerate(points):
         if point.estimate is None or not _known(point.estimate):
             continue
-        x, y = x_of(i), y_of(point.estimate)
+        x, y = frame.x(i), frame.y(point.estimate)
         if _has_interval(point):
-            y_low, y_high = y_of(point.ci_low), y_of(point.ci_high)
+            y_low, y_high = frame.y(point.ci_low), frame.y(point.ci_high)
             _line(svg, x, y_low, x, y_high, class_="chart__ci")
             _line(svg, x - 6, y_low, x + 6, y_low, class_="chart__ci")
             _line(svg, x - 6, y_high, x + 6, y_high, class_="chart__ci")
         dot = _el(svg, "circle", cx=_num(x), cy=_num(y), r="5", fill=_BLUE, class_="chart__dot")
         _el(dot, "title", _describe(point, scale))
-        if labelled:
+        if len(points) <= _MAX_LABELLED:
             above = (
-                y_of(point.ci_high) if point.ci_high is not None and _known(point.ci_high) else y
+                frame.y(point.ci_high) if point.ci_high is not None and _known(point.ci_high) else y
             )
             _text(
                 svg,
@@ -263,6 +265,33 @@ def trend_chart(
                 font_weight="bold",
                 class_="chart__value",
             )
+
+
+def trend_chart(
+    points: Sequence[ChartPoint], *, title: str, chart_id: str, scale: Scale = "percent"
+) -> str:
+    """A line over months, oldest first: a dot per estimate, its interval as a whisker, and a
+    break in the line (with "No data" under it) at a month without an estimate.
+
+    `chart_id` must be unique in the page: the title's and description's ids derive from it.
+    """
+    width, height = 640, 250
+    left, right, top, bottom = 56, 16, 30, 44
+    low, high, ticks = _axis(points, scale)
+    frame = _TrendFrame(
+        left, top, width - left - right, height - top - bottom, low, high, len(points)
+    )
+    span = f"{points[0].label} to {points[-1].label}" if points else "no months"
+    desc = f"{title}, {span}, with 95% intervals. " + "; ".join(_describe(p, scale) for p in points)
+    svg = _svg(chart_id, title, desc + ".", width, height)
+    for tick in ticks:
+        y = frame.y(tick)
+        _line(svg, left, y, width - right, y, stroke=_GRID, stroke_width="1")
+        _text(svg, left - 8, y + 4, format_value(tick, scale), text_anchor="end")
+    _line(svg, left, top + frame.plot_h, width - right, top + frame.plot_h, stroke_width="1")
+    _trend_labels(svg, points, frame)
+    _trend_lines(svg, points, frame)
+    _trend_marks(svg, points, frame, scale)
     return _serialise(svg)
 
 

@@ -169,3 +169,16 @@ def test_trend_table_lines_up_calendar_months_and_leaves_gaps() -> None:
     # At most `limit` months, the newest.
     assert trend_table(by_month, limit=2).months == ("2025-03", "2025-04")
     assert trend_table({}).months == ()
+
+
+def test_a_long_trend_labels_every_other_month_and_leaves_values_to_the_table() -> None:
+    months = [ChartPoint(f"M{i}", None if i == 3 else 0.1 + i / 100, None, None) for i in range(14)]
+    root = _parse(trend_chart(months, title="Long", chart_id="long"))
+    texts = _texts(root)
+    # Above 12 months every second month is labelled, and values and "No data" would crowd.
+    assert [t for t in texts if t.startswith("M")] == [f"M{i}" for i in range(0, 14, 2)]
+    values = [t for t in root.iter(f"{SVG}text") if t.get("class") == "chart__value"]
+    assert "No data" not in texts and values == []
+    assert len(list(root.iter(f"{SVG}circle"))) == 13
+    # The gap at M3 splits the line in two.
+    assert len(list(root.iter(f"{SVG}polyline"))) == 2

@@ -1,4 +1,4 @@
-"""pipeline/report.py: design-based intervals that cover the truth, and the report files."""
+"""pipeline/report/: design-based intervals that cover the truth, and the report files."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import report, store
+from pipeline import store
+from pipeline.report.design import sample_design
+from pipeline.report.estimates import weighted_proportions
+from pipeline.report.monthly import build_monthly_report
+from pipeline.report.render import render_report
+from pipeline.report.scrutiny import write_scrutiny_index
 from pipeline.tagging import QA_CHECKS
+from pipeline.trends import trend_table
 
 MONTH_START = date(2025, 3, 1)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -88,14 +94,14 @@ def test_intervals_cover_the_true_rate_about_95_percent() -> None:
     draws = 200
     for seed in range(draws):
         sample = _draw(pop, per_stratum, seed)
-        design = report._design(_scorecards(sample), _samples(sample))
-        found = report.weighted_proportions(
+        design = sample_design(_scorecards(sample), _samples(sample))
+        found = weighted_proportions(
             design["avoidable"].to_numpy(bool),
             design["design_weight"].to_numpy(),
             design["variance_stratum"].to_numpy(),
         )[0]
         hits_all += found.ci_low <= truth_all <= found.ci_high
-        by_team = report.weighted_proportions(
+        by_team = weighted_proportions(
             design["avoidable"].to_numpy(bool),
             design["design_weight"].to_numpy(),
             design["variance_stratum"].to_numpy(),
@@ -111,7 +117,7 @@ def test_intervals_cover_the_true_rate_about_95_percent() -> None:
 
 
 def test_zero_rate_gets_an_exact_interval_not_a_point() -> None:
-    found = report.weighted_proportions(
+    found = weighted_proportions(
         np.zeros(30, bool), np.full(30, 4.0), np.repeat(["a", "b", "c"], 10)
     )[0]
     assert found.estimate == 0 and found.ci_low == 0 and found.ci_high > 0.05
@@ -173,7 +179,7 @@ def _write_month(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
 
 def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
     pop, sample, census = _write_month(tmp_path)
-    built = report.build_monthly_report(tmp_path, "2025-03")
+    built = build_monthly_report(tmp_path, "2025-03")
     estimates = pd.read_parquet(built.estimates_path)
     assert list(estimates.columns[:8]) == store.ESTIMATES.columns[:8]
     assert not estimates.duplicated(["metric", "group"]).any()
@@ -206,7 +212,7 @@ def test_report_files_change_from_last_month_and_census(tmp_path: Path) -> None:
         assert needle not in page
     assert "<script" not in page and "anything else" in page
     # A re-build overwrites rather than appends.
-    again = report.build_monthly_report(tmp_path, "2025-03")
+    again = build_monthly_report(tmp_path, "2025-03")
     assert len(pd.read_parquet(again.estimates_path)) == len(estimates)
 
 
@@ -216,7 +222,7 @@ def _svgs(page: str) -> list[ET.Element]:
 
 def test_report_charts_are_svg_text_each_followed_by_its_table(tmp_path: Path) -> None:
     _write_month(tmp_path)
-    page = report.build_monthly_report(tmp_path, "2025-03").html_path.read_text()
+    page = build_monthly_report(tmp_path, "2025-03").html_path.read_text()
     assert "<img" not in page and "<path" not in page  # no picture of text, no glyph outlines
     charts = _svgs(page)
     for svg in charts:
@@ -254,6 +260,42 @@ def test_report_charts_are_svg_text_each_followed_by_its_table(tmp_path: Path) -
 def test_a_first_month_says_trends_come_later(tmp_path: Path) -> None:
     _write_month(tmp_path)
     (tmp_path / "reports" / "2025-02" / "estimates.parquet").unlink()
-    page = report.build_monthly_report(tmp_path, "2025-03").html_path.read_text()
+    page = build_monthly_report(tmp_path, "2025-03").html_path.read_text()
     assert "Trends appear here once there is more than one month" in page
     assert ", by month" not in page
+
+
+def test_pages_escape_what_they_show(tmp_path: Path) -> None:
+    """Words from the vocabulary or the scorecards are text on the page, never markup."""
+    _write_month(tmp_path)
+    built = build_monthly_report(tmp_path, "2025-03")
+    estimates = pd.read_parquet(built.estimates_path)
+    hostile = "<script>alert(1)</script> & co"
+    page = render_report(
+        month="2025-03",
+        estimates=estimates,
+        callers=pd.read_parquet(built.frequent_callers_path),
+        nights=3,
+        n_random=10,
+        n_targeted=0,
+        calls_in_log=100,
+        trends=trend_table({"2025-03": estimates}),
+        names={f"qa:{check}": hostile for check in QA_CHECKS},
+    )
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    row = {
+        "call": "Call 1",
+        "date": "2025-03-01",
+        "agent": "Agent 1",
+        "queue": hostile,
+        "main_reason": "Waste",
+        "avoidable": "No",
+        "complaint": "No",
+        "quality_score": 90,
+        "page": "call-001.html",
+    }
+    index = write_scrutiny_index(tmp_path, [row], start=MONTH_START, end=MONTH_START)
+    text = index.read_text(encoding="utf-8")
+    assert "<script" not in text and "&lt;script&gt;" in text
+    # The print header's title is a CSS string: nothing in it can end the string or the style.
+    assert '@top-left{content:"Scrutiny sample, 2025-03-01 to 2025-03-01"' in text

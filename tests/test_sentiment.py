@@ -269,7 +269,7 @@ def test_mean_intervals_cover_the_true_mean_about_95_percent() -> None:
     draws = 200
     for seed in range(draws):
         sample = _draw(pop, {"council_tax": 4, "waste": 3, "housing": 2}, seed)
-        design = report._design(_scorecards(sample), _samples(sample))
+        design = report.sample_design(_scorecards(sample), _samples(sample))
         values = design["caller_sentiment_opening"].to_numpy(float)
         point, low, high, n, _ = report.weighted_mean(
             values, design["design_weight"].to_numpy(), design["variance_stratum"].to_numpy()

@@ -1,0 +1,55 @@
+"""Standalone HTML pages from the templates in templates/ (Jinja2, autoescaped), written whole.
+
+The pages are single offline files: their styles are inline and nothing is fetched. Each
+carries print rules for "Save as PDF" in a browser (templates/_page.html).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from pipeline.errors import StoreError
+
+__all__ = ["render_page", "write_text"]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _css_string(text: str) -> Markup:
+    """`text` to go between double quotes in CSS: letters, digits and a few marks as they are,
+    anything else as a CSS escape, so nothing can end the string or the <style>."""
+    return Markup("".join(c if c.isalnum() or c in " -:,." else f"\\{ord(c):x} " for c in text))
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates ship with the package
+    )
+    env.filters["css_string"] = _css_string
+    return env
+
+
+def render_page(template: str, **context: object) -> str:
+    """templates/`template` rendered with `context` (every value escaped unless `Markup`)."""
+    return _environment().get_template(template).render(**context)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all (through a temporary file beside it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror} (check the folder)") from exc
