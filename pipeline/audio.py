@@ -42,6 +42,7 @@ __all__ = [
     "decode_channels",
     "file_sha256",
     "measure",
+    "pad_regions",
     "recording_faults",
     "silent_channel",
     "speech_regions",
@@ -425,6 +426,13 @@ def measure(
         silence_ratio=round(min(max(silence_ratio, 0.0), 1.0), 4),
         longest_silence_s=round(longest, 2),
         overtalk_s=overtalk,
+    )
+
+
+def pad_regions(regions: Sequence[Region], pad_s: float, duration_s: float) -> list[Region]:
+    """`regions` widened by `pad_s` each side (kept within 0..duration_s), overlaps merged."""
+    return _union(
+        [(max(0.0, start - pad_s), min(duration_s, end + pad_s)) for start, end in regions]
     )
 
 

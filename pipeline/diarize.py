@@ -11,7 +11,7 @@ voice models are scikit-learn's::
 
 `SpeakerTrack.side_of(start_s, end_s)` then says which voice a stretch (a word) belongs to and
 how sure that is. Which voice is the agent is not decided here: that takes the words
-(pipeline/transcribe.py).
+(pipeline/transcribe/mono.py).
 
 Why these choices: measured on mono mixdowns of the sample calls, frame accuracy was 98.8%
 with MFCCs 1-19 below 3.4 kHz (the telephone band; the mel bands above it hold only resampling

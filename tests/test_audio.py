@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import SAMPLE_RECORDINGS, SAMPLE_SCRIPTS
 
 from pipeline.audio import (
     SAMPLE_RATE,
@@ -26,9 +27,6 @@ from pipeline.audio import (
 from pipeline.errors import AudioError
 from sample_data.scripted import ScriptedCall, load_scripts
 
-SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
-SAMPLE_RECORDINGS = SAMPLE_DATA / "recordings"
-SAMPLE_SCRIPTS = SAMPLE_DATA / "scripts"
 CLIP_S = 8.0
 
 

@@ -1,5 +1,5 @@
 """Speaker turns on mono recordings (issue 17): pipeline/diarize.py and the mono path of
-pipeline/transcribe.py, with the real tiny.en model on mono mixdowns of the sample calls.
+pipeline/transcribe/mono.py, with the real tiny.en model on mono mixdowns of the sample calls.
 
 Truth comes from the sample data (sample_data/turn_times.csv says where each turn's speech
 sits; the scripts say who said which words), never from an earlier run of this code.
@@ -15,6 +15,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 import pytest
+from conftest import SAMPLE_DATA, SAMPLE_RECORDINGS, SAMPLE_SCRIPTS
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.audio import decode_channels, speech_regions
@@ -22,18 +23,16 @@ from pipeline.diarize import FRAMES_PER_S, speaker_track
 from pipeline.transcribe import transcribe_call
 from sample_data.scripted import ScriptedCall, load_scripts
 
-SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
-RECORDINGS = SAMPLE_DATA / "recordings"
 _normalise = EnglishTextNormalizer()
 
 
 def _two_voice_calls() -> list[ScriptedCall]:
     calls = [
         c
-        for c in load_scripts(SAMPLE_DATA / "scripts")
+        for c in load_scripts(SAMPLE_SCRIPTS)
         if c.expected_status == "ok"
         and c.layout == "agent_left"
-        and (RECORDINGS / c.recording).is_file()
+        and (SAMPLE_RECORDINGS / c.recording).is_file()
     ]
     if not calls:
         pytest.skip("no rendered sample calls (run `callqa sample-data`)")
@@ -51,7 +50,7 @@ def _turn_times(name: str) -> list[tuple[float, float, str]]:
 
 def _mixdown(call: ScriptedCall, folder: Path) -> tuple[Path, np.ndarray]:
     """The stereo call as one channel (both voices summed), a 16 kHz WAV, and its samples."""
-    left, right = decode_channels(RECORDINGS / call.recording).channels
+    left, right = decode_channels(SAMPLE_RECORDINGS / call.recording).channels
     mono = ((left.astype(np.int32) + right) // 2).astype(np.int16)
     path = folder / f"{call.name}_mono.wav"
     with wave.open(str(path), "wb") as out:
@@ -130,7 +129,7 @@ def test_a_quick_answer_inside_one_whisper_segment_is_split(
     """Agent and caller butted together 0.1 s apart, too close for a pause to split them:
     only the voice change inside Whisper's segment (word timestamps) can."""
     call = _two_voice_calls()[0]
-    left, right = decode_channels(RECORDINGS / call.recording).channels
+    left, right = decode_channels(SAMPLE_RECORDINGS / call.recording).channels
     times = _turn_times(call.name)
     (a0, a1, first), (c0, c1, second) = times[0], times[1]
     assert (first, second) == ("agent", "caller")

@@ -1,4 +1,4 @@
-"""pipeline/transcribe.py with the real tiny.en model on the rendered sample calls.
+"""pipeline/transcribe/ with the real tiny.en model on the rendered sample calls.
 
 Expectations come from the sample scripts (who says what, in which order), never from an
 earlier run of the code.
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jiwer
 import pytest
+from conftest import SAMPLE_RECORDINGS, SAMPLE_SCRIPTS
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from pipeline.errors import ModelNotFoundError
@@ -26,9 +27,6 @@ from pipeline.transcribe import (
 )
 from sample_data.scripted import ScriptedCall, load_scripts
 
-SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
-SAMPLE_RECORDINGS = SAMPLE_DATA / "recordings"
-SAMPLE_SCRIPTS = SAMPLE_DATA / "scripts"
 _normalise = EnglishTextNormalizer()
 
 
