@@ -1102,6 +1102,7 @@ def write_scrutiny_page(
     Nothing on it names the caller or the agent, nor gives the call's id or time.
     """
     from pipeline.agentnames import redact_agent_names
+    from pipeline.recordings import resolve_recording
     from pipeline.redact import silence_pii_audio
     from pipeline.tagging import PIISpan
     from pipeline.transcribe import Turn, Word
@@ -1114,7 +1115,7 @@ def write_scrutiny_page(
     audio_name = _audio_name(call)
     # A pack written again into the same folder must not keep another call's recording.
     (pack / audio_name).unlink(missing_ok=True)
-    checked = store.resolve_recording(recordings, call.recording)
+    checked = resolve_recording(recordings, call.recording)
     if checked.path is not None:
         raw = store.read_table(out, store.RESTRICTED, start=call.call_date, end=call.call_date)
         raw = raw[raw["call_id"] == call.call_id].sort_values("turn")
