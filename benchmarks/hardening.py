@@ -7,7 +7,7 @@ Runs the same real things the tests/test_hardening_*.py suite runs, at soak size
 - random call logs (bytes, text, rows) through `read_call_log`: anything but CallLogError counts;
 - every bad recording and codec of tests/hardening/audio.py through `transcribe_call`, and a
   two-hour call (unless --skip-long);
-- every hostile recording path through `store.resolve_recording`;
+- every hostile recording path through `pipeline.recordings.resolve_recording`;
 - a full hostile night (`callqa nightly` on tests/hardening/night.py's world), then its output,
   scrutiny pack, console output and Prefect database scanned for every sample PII value;
 - `--kills` times: a night SIGKILLed at a random moment, then run again; lost and duplicated
@@ -152,7 +152,7 @@ def recordings(folder: Path, long_call: bool) -> dict[str, Any]:
 
 
 def paths(folder: Path) -> dict[str, Any]:
-    from pipeline.store import resolve_recording
+    from pipeline.recordings import resolve_recording
 
     rec = folder / "recordings"
     rec.mkdir()

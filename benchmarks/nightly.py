@@ -191,9 +191,9 @@ def _run(work: Path, server_pid: int) -> dict[str, object]:
     from distributed import Client, LocalCluster
 
     from pipeline.calls import read_call_log
+    from pipeline.recordings import resolve_recording
     from pipeline.repeats import mark_repeats
     from pipeline.sampling import draw_sample
-    from pipeline.store import resolve_recording
     from pipeline.transcribe import load_model, transcribe_call
 
     marked = mark_repeats(read_call_log(CALLS, caller_hash_key=KEY.encode()).calls)
@@ -376,11 +376,9 @@ class _Cpu:
 
 def _warm_worker() -> None:
     """Load Whisper and the tagging pipeline in a Dask worker (once per process)."""
-    from flows.nightly import _tagger
-    from pipeline.transcribe import load_model
+    from flows.nightly import _models
 
-    load_model("tiny.en", compute_type="int8", cpu_threads=1)
-    _tagger(None)
+    _models("tiny.en", "int8", 1)
 
 
 if __name__ == "__main__":

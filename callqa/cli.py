@@ -19,6 +19,7 @@ from rich.console import Console
 
 from pipeline.config import Settings, caller_hash_key
 from pipeline.errors import CallQAError
+from pipeline.periods import last_night
 
 if TYPE_CHECKING:
     from pipeline.rights import SubjectData
@@ -85,8 +86,7 @@ def _settings(**overrides: object) -> Settings:
 
 def _night(date: str | None, settings: Settings) -> dt.date:
     if date is None:
-        today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-        return today - dt.timedelta(days=1)
+        return last_night(settings.timezone)
     try:
         return dt.date.fromisoformat(date)
     except ValueError as exc:

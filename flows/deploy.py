@@ -17,7 +17,7 @@ from prefect import serve
 from prefect.schedules import Cron
 
 from flows.monthly import monthly_report, monthly_training
-from flows.nightly import nightly_screening
+from flows.nightly import flow_config, nightly_screening
 from pipeline.config import Settings
 
 __all__ = [
@@ -52,9 +52,6 @@ def deployments(
     """
     settings = settings or Settings()
     timezone = settings.timezone
-    config = settings.model_dump(
-        mode="json", exclude={"caller_hash_key", "smtp_password", "out_dir", "recordings_dir"}
-    )
     nightly = nightly_screening.to_deployment(
         name="nightly",
         schedules=[Cron(NIGHTLY_CRON, timezone=timezone)],
@@ -62,7 +59,7 @@ def deployments(
             "calls": str(Path(calls).resolve()),
             "recordings": str(Path(recordings).resolve()),
             "out": str(Path(out).resolve()),
-            "config": config,
+            "config": flow_config(settings),
             "show_progress": False,
         },
         description="Screen last night's random sample of recorded calls.",

@@ -6,29 +6,20 @@ reviews, promoting the new model only when it is no worse on the held-out dev sp
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
+from flows.tasks import pipeline_task
+from pipeline.periods import last_month
 from pipeline.report import MonthlyReport, build_monthly_report
 from pipeline.training import TrainingResult, retrain
 
-__all__ = ["last_month", "monthly_report", "monthly_training", "run_monthly_report"]
+__all__ = ["monthly_report", "monthly_training", "run_monthly_report"]
 
-_build = task(
-    build_monthly_report, name="build-report", cache_policy=NO_CACHE, persist_result=False
-)
-_retrain = task(retrain, name="retrain-tagger", cache_policy=NO_CACHE, persist_result=False)
-
-
-def last_month(timezone: str = "Europe/London") -> str:
-    """The month before today's, as YYYY-MM (what the schedule on the 1st reports on)."""
-    first = datetime.now(ZoneInfo(timezone)).date().replace(day=1)
-    return (first - timedelta(days=1)).strftime("%Y-%m")
+_build = pipeline_task(build_monthly_report, "build-report")
+_retrain = pipeline_task(retrain, "retrain-tagger")
 
 
 @flow(name="monthly-report", persist_result=False)

@@ -3,7 +3,7 @@
     prepare-night  read + validate the log, mark repeats, draw the sample,
                    write samples/ and census/                                   (one task)
     screen-<id>    check the recording path, transcribe (transcript cache),
-                   tag, redact, score                                           (per call)
+                   tag, redact, score: pipeline/screening.py's `screen_call`    (per call)
     write-night    scorecards/, transcripts/ (redacted), restricted/, failures/  (one task)
     purge-expired  delete what is past its keeping period (restricted/, the
                    transcript cache, review notes, audit rows); log it in purges/ (one task)
@@ -40,86 +40,61 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from prefect.futures import PrefectFuture, as_completed
 from prefect.logging import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from flows.tasks import pipeline_task
 from pipeline import store
 from pipeline.calls import read_call_log
 from pipeline.config import Settings, caller_hash_key
-from pipeline.errors import (
-    CallQAError,
-    ModelNotFoundError,
-    NightFailedError,
-    NotifyError,
-    RulePackError,
-    StoreError,
-)
+from pipeline.errors import CallQAError, NightFailedError, NotifyError, StoreError
 from pipeline.notify import (
     SafeguardingMail,
     safeguarding_call_ids,
     send_run_alert,
     send_safeguarding_email,
 )
+from pipeline.periods import last_night
 from pipeline.report import NightSummary
 from pipeline.retention import CACHE_DIR, Purged, purge_expired
 from pipeline.runs import RunRecord, needs_alert, record_run
 from pipeline.sampling import draw_night
-from pipeline.scorecard import (
-    SampledCall,
-    Thresholds,
-    build_scorecard,
-    restricted_rows,
-    sampled_calls,
-    transcript_rows,
+from pipeline.scorecard import SampledCall, sampled_calls
+from pipeline.screening import (
+    FATAL_ERRORS,
+    CallOutcome,
+    ScreeningModels,
+    ScreeningOptions,
+    load_screening_models,
+    screen_call,
 )
-from pipeline.tagging import load_pipeline, load_qa_weights, tag_transcript
-from pipeline.transcribe import load_model, transcribe_call
 
 __all__ = [
     "CACHE_DIR",
-    "CallOutcome",
-    "NightOptions",
     "NightPlan",
     "date_from",
+    "flow_config",
     "make_task_runner",
     "nightly_screening",
     "run_nightly",
 ]
 
-#: Errors that stop the whole night: no call can succeed without the models.
-_FATAL = (ModelNotFoundError, RulePackError)
-
-
-@dataclass(frozen=True)
-class NightOptions:
-    """What every per-call task needs; picklable for Dask (no key, no model, no text)."""
-
-    out: Path
-    recordings: Path
-    run_id: str
-    whisper_model: str
-    compute_type: str
-    cpu_threads: int
-    low_confidence: float
-    thresholds: Thresholds
-    models_dir: Path | None = None
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.out / CACHE_DIR
+#: Settings that are never flow parameters as such: Prefect stores parameters, so the secrets
+#: travel as SecretStr parameters (stored masked), and the folders are parameters of their own.
+_SECRETS = ("caller_hash_key", "smtp_password")
+_FOLDERS = ("out_dir", "recordings_dir")
 
 
 @dataclass(frozen=True)
@@ -134,55 +109,32 @@ class NightPlan:
     targeted: int
 
 
-@dataclass
-class CallOutcome:
-    """One call's result: a scorecard row and its turn rows, or a failure row."""
-
-    call_id: str
-    scorecard: dict[str, Any] | None = None
-    transcripts: list[dict[str, Any]] = field(default_factory=list)
-    restricted: list[dict[str, Any]] = field(default_factory=list)
-    failure: dict[str, Any] | None = None
-
-
 def _io_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only what a second try can fix: the file system, not our code or our data."""
     return isinstance(state.data, OSError)
 
 
-_LOAD_LOCK = threading.Lock()
-#: A caller-hash key given to `run_nightly` in code (not from the environment or key file).
-_CALLER_KEY: str | None = None
-#: Likewise the SMTP password: a flow parameter is stored by Prefect, and JSON masks a SecretStr.
-_SMTP_PASSWORD: str | None = None
-_TAG_LOCK = threading.Lock()
+_MODELS_LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=2)
-def _tagger(models_dir: Path | None) -> tuple[Any, dict[str, float]]:
-    """spaCy + rules + Presidio and the QA weights, built once per process (thread or worker)."""
-    return load_pipeline(models_dir), load_qa_weights(models_dir)
+@functools.lru_cache(maxsize=1)
+def _models(whisper_model: str, compute_type: str, cpu_threads: int) -> ScreeningModels:
+    """This process's models (a thread pool's, or one Dask worker's), loaded once."""
+    return load_screening_models(whisper_model, compute_type=compute_type, cpu_threads=cpu_threads)
 
 
-def _failure(call: SampledCall, stage: str, reason: str, run_id: str) -> CallOutcome:
-    return CallOutcome(
-        call.call_id,
-        failure={
-            "call_id": call.call_id,
-            "stage": stage,
-            "reason": reason,
-            "recording": call.recording,
-            "run_id": run_id,
-        },
-    )
+def _screen(call: SampledCall, options: ScreeningOptions) -> CallOutcome:
+    """A call's task: the models travel by name, and each process loads them once."""
+    with _MODELS_LOCK:
+        # Shared by the process's threads: load them once, before the threads race.
+        models = _models(options.whisper_model, options.compute_type, options.cpu_threads)
+    return screen_call(call, options, models)
 
 
 def _prepare_night(calls: Path, night: date, settings: Settings, run_id: str) -> NightPlan:
     """Read the log, mark repeat callers over all of it, draw the night, write samples/census."""
-    key = _CALLER_KEY.encode() if _CALLER_KEY else caller_hash_key(settings)[0]
     log = read_call_log(
         calls,
-        caller_hash_key=key,
+        caller_hash_key=caller_hash_key(settings)[0],
         timezone=settings.timezone,
         default_layout=settings.channel_layout,
     )
@@ -200,56 +152,6 @@ def _prepare_night(calls: Path, night: date, settings: Settings, run_id: str) ->
         population=draw.population,
         targeted=draw.targeted_size,
     )
-
-
-def _screen(call: SampledCall, options: NightOptions) -> CallOutcome:
-    """One call end to end: recording check, transcript, tags, redaction, scorecard."""
-    checked = store.resolve_recording(options.recordings, call.recording)
-    if checked.path is None:
-        return _failure(call, "recording", checked.reason or "refused", options.run_id)
-    with _LOAD_LOCK:
-        # One model per process, shared by its threads: load it once, before they race.
-        load_model(
-            options.whisper_model,
-            compute_type=options.compute_type,
-            cpu_threads=options.cpu_threads,
-        )
-    transcript = transcribe_call(
-        checked.path,
-        layout=call.channel_layout,
-        model=options.whisper_model,
-        compute_type=options.compute_type,
-        cpu_threads=options.cpu_threads,
-        cache_dir=options.cache_dir,
-        low_confidence=options.low_confidence,
-        expected_duration_s=call.duration_s,
-    )
-    if transcript.status == "unreadable":
-        return _failure(call, "transcribe", transcript.reason or "unreadable", options.run_id)
-    nlp, weights = _tagger(options.models_dir)
-    try:
-        with _TAG_LOCK:
-            # spaCy and Presidio are not documented as thread-safe; tagging is ~2% of a call.
-            tags = tag_transcript(transcript.turns, nlp)
-        card = build_scorecard(
-            call,
-            transcript,
-            tags,
-            qa_weights=weights,
-            thresholds=options.thresholds,
-            run_id=options.run_id,
-        )
-        return CallOutcome(
-            call.call_id,
-            scorecard=card.row(),
-            transcripts=transcript_rows(call.call_id, transcript, tags),
-            restricted=restricted_rows(call.call_id, transcript, tags),
-        )
-    except _FATAL:
-        raise
-    except Exception as exc:  # one bad call must not stop the night
-        # Only the type: a message could quote the transcript.
-        return _failure(call, "tag", f"tagging failed ({type(exc).__name__})", options.run_id)
 
 
 def _write_night(plan: NightPlan, outcomes: list[CallOutcome], out: Path) -> None:
@@ -302,9 +204,7 @@ def _safeguarding_mail(settings: Settings) -> SafeguardingMail | None:
     """The email settings, or None when no SMTP relay is configured (email off)."""
     if not settings.smtp_host:
         return None
-    password = _SMTP_PASSWORD or (
-        None if settings.smtp_password is None else settings.smtp_password.get_secret_value()
-    )
+    password = None if settings.smtp_password is None else settings.smtp_password.get_secret_value()
     return SafeguardingMail(
         host=settings.smtp_host,
         sender=settings.smtp_sender or "",
@@ -404,40 +304,19 @@ def _notify_it(settings: Settings, record: RunRecord) -> bool:
     return True
 
 
-# Tasks wrap module-level functions (not decorated ones) so Dask pickles them by reference.
-prepare_night = task(
-    _prepare_night,
-    name="prepare-night",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=_io_error,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-screen = task(
-    _screen,
-    name="screen",
-    task_run_name="screen-{call.call_id}",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=_io_error,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-write_night = task(_write_night, name="write-night", cache_policy=NO_CACHE, persist_result=False)
-purge_expired_task = task(
-    _purge_expired, name="purge-expired", cache_policy=NO_CACHE, persist_result=False
-)
-notify_safeguarding = task(
-    _notify_safeguarding, name="notify-safeguarding", cache_policy=NO_CACHE, persist_result=False
-)
-record_run_task = task(_record_run, name="record-run", cache_policy=NO_CACHE, persist_result=False)
-notify_it = task(_notify_it, name="notify-it", cache_policy=NO_CACHE, persist_result=False)
-
-
-def _longest_first(calls: list[SampledCall]) -> list[SampledCall]:
-    """The calls in the order to start them: longest first (LPT), unknown lengths last."""
-    return sorted(calls, key=lambda c: -(c.duration_s or 0.0))
+#: Retry only what a second try can fix: the file system, not our code or our data.
+_IO_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": 2,
+    "retry_condition_fn": _io_error,
+}
+prepare_night = pipeline_task(_prepare_night, "prepare-night", **_IO_RETRIES)
+screen = pipeline_task(_screen, "screen", task_run_name="screen-{call.call_id}", **_IO_RETRIES)
+write_night = pipeline_task(_write_night, "write-night")
+purge_expired_task = pipeline_task(_purge_expired, "purge-expired")
+notify_safeguarding = pipeline_task(_notify_safeguarding, "notify-safeguarding")
+record_run_task = pipeline_task(_record_run, "record-run")
+notify_it = pipeline_task(_notify_it, "notify-it")
 
 
 def _collect(
@@ -463,20 +342,76 @@ def _collect(
         for future in as_completed(futures):
             call = by_future[id(future)]
             result = future.result(raise_on_failure=False)
-            if isinstance(result, _FATAL):
+            if isinstance(result, FATAL_ERRORS):
                 raise result
             if isinstance(result, CallOutcome):
                 done[call.call_id] = result
             else:
                 # The task itself crashed (e.g. an OS error after its retries).
                 name = type(result).__name__ if isinstance(result, BaseException) else "crash"
-                done[call.call_id] = _failure(call, "task", f"task failed ({name})", run_id)
+                done[call.call_id] = CallOutcome.failed(
+                    call, "task", f"task failed ({name})", run_id
+                )
             progress.advance(bar)
     return done
 
 
-def _default_night(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+def _screen_night(
+    calls: list[SampledCall], options: ScreeningOptions, show: bool
+) -> list[CallOutcome]:
+    """Every call's task, started longest first (LPT, unknown lengths last); the outcomes in
+    `calls` order."""
+    order = sorted(calls, key=lambda c: -(c.duration_s or 0.0))
+    futures = [screen.submit(c, options) for c in order]
+    done = _collect(order, futures, options.run_id, show)
+    return [done[c.call_id] for c in calls]
+
+
+def _night_settings(
+    out: str, recordings: str, config: dict[str, Any] | None, **given: Any
+) -> Settings:
+    """The flow's Settings: `config` (secrets there are ignored), the folders, and the other
+    parameters that were given."""
+    overrides = {k: v for k, v in (config or {}).items() if k not in _SECRETS}
+    overrides |= {"out_dir": out, "recordings_dir": recordings}
+    overrides |= {k: v for k, v in given.items() if v is not None}
+    return Settings(**overrides)
+
+
+def _screening_options(settings: Settings, run_id: str) -> ScreeningOptions:
+    return ScreeningOptions(
+        recordings=settings.recordings_dir,
+        run_id=run_id,
+        whisper_model=settings.whisper_model,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        low_confidence=settings.low_confidence,
+        cache_dir=settings.out_dir / CACHE_DIR,
+    )
+
+
+def _summary(
+    plan: NightPlan, run_id: str, outcomes: list[CallOutcome], elapsed_s: float, out: Path
+) -> NightSummary:
+    return NightSummary.from_rows(
+        call_date=plan.call_date,
+        run_id=run_id,
+        log_rows=plan.log_rows,
+        rejected_rows=plan.rejected_rows,
+        population=plan.population,
+        scorecards=[o.scorecard for o in outcomes if o.scorecard is not None],
+        failures=[o.failure for o in outcomes if o.failure is not None],
+        sampled=len(plan.calls),
+        targeted=plan.targeted,
+        elapsed_s=elapsed_s,
+        out=out,
+    )
+
+
+def _close_run(settings: Settings, record: RunRecord) -> None:
+    """The run's row in runs/, and IT emailed when the night needs it."""
+    record_run_task(settings.out_dir, record)
+    notify_it(settings, record)
 
 
 @flow(
@@ -494,45 +429,36 @@ def nightly_screening(
     seed: int | None = None,
     config: dict[str, Any] | None = None,
     show_progress: bool = True,
+    caller_hash_key: SecretStr | None = None,
+    smtp_password: SecretStr | None = None,
 ) -> NightSummary:
     """Screen one night's sample of recorded calls and write the Parquet outputs.
 
     `date` is YYYY-MM-DD (default: yesterday in the configured time zone). `config` holds any
-    other Settings field (JSON values); the caller-hash key is never a parameter: it comes from
-    CALLQA_CALLER_HASH_KEY or `<out>/.callqa/caller_hash.key`.
+    other Settings field (JSON values) but the secrets: those are the SecretStr parameters
+    (Prefect stores them masked), else CALLQA_CALLER_HASH_KEY or `<out>/.callqa/caller_hash.key`
+    and CALLQA_SMTP_PASSWORD, read by the process that runs the flow.
     """
     from prefect.runtime import flow_run
 
     started = time.monotonic()
-    secrets = ("caller_hash_key", "smtp_password")
-    overrides = {k: v for k, v in (config or {}).items() if k not in secrets}
-    overrides |= {"out_dir": out, "recordings_dir": recordings}
-    if sample_size is not None:
-        overrides["sample_size"] = sample_size
-    if seed is not None:
-        overrides["seed"] = seed
-    settings = Settings(**overrides)
+    settings = _night_settings(
+        out,
+        recordings,
+        config,
+        sample_size=sample_size,
+        seed=seed,
+        caller_hash_key=caller_hash_key,
+        smtp_password=smtp_password,
+    )
     night = date_from(date, settings.timezone)
     run_id = str(flow_run.id or uuid.uuid4())
-    options = NightOptions(
-        out=settings.out_dir,
-        recordings=settings.recordings_dir,
-        run_id=run_id,
-        whisper_model=settings.whisper_model,
-        compute_type=settings.compute_type,
-        cpu_threads=settings.cpu_threads,
-        low_confidence=settings.low_confidence,
-        thresholds=Thresholds(low_confidence=settings.low_confidence),
-    )
     started_at = datetime.now(UTC)
     step, drawn = "prepare-night", 0
     try:
         plan = prepare_night(Path(calls), night, settings, run_id)
         step, drawn = "screen", len(plan.calls)
-        order = _longest_first(plan.calls)
-        futures = [screen.submit(c, options) for c in order]
-        done = _collect(order, futures, run_id, show_progress)
-        outcomes = [done[c.call_id] for c in plan.calls]
+        outcomes = _screen_night(plan.calls, _screening_options(settings, run_id), show_progress)
         step = "write-night"
         write_night(plan, outcomes, settings.out_dir)
         step = "purge-expired"
@@ -550,28 +476,15 @@ def nightly_screening(
             error_stage=step,
             error=type(exc).__name__,
         )
-        record_run_task(settings.out_dir, stopped)
-        notify_it(settings, stopped)
+        _close_run(settings, stopped)
         raise
-    cards = [o.scorecard for o in outcomes if o.scorecard is not None]
-    summary = NightSummary.from_rows(
-        call_date=night,
-        run_id=run_id,
-        log_rows=plan.log_rows,
-        rejected_rows=plan.rejected_rows,
-        population=plan.population,
-        scorecards=cards,
-        failures=[o.failure for o in outcomes if o.failure is not None],
-        sampled=len(plan.calls),
-        targeted=plan.targeted,
-        elapsed_s=time.monotonic() - started,
-        out=settings.out_dir,
-    )
+    summary = _summary(plan, run_id, outcomes, time.monotonic() - started, settings.out_dir)
     create_markdown_artifact(
         key="nightly-screening-summary",
         markdown=summary.markdown(),
         description=f"Nightly screening of {night}",
     )
+    cards = [o.scorecard for o in outcomes if o.scorecard is not None]
     notify_safeguarding(settings, night, safeguarding_call_ids(cards))
     record = RunRecord.from_night(
         call_date=night,
@@ -582,8 +495,7 @@ def nightly_screening(
         scored=len(cards),
         failures=[o.failure for o in outcomes if o.failure is not None],
     )
-    record_run_task(settings.out_dir, record)
-    notify_it(settings, record)
+    _close_run(settings, record)
     if record.state == "failed":
         raise NightFailedError(
             f"the night of {night} drew {record.drawn} calls and could screen none of them "
@@ -595,11 +507,17 @@ def nightly_screening(
 def date_from(text: str | None, timezone: str) -> date:
     """`--date` as a date; yesterday in `timezone` when not given."""
     if text is None:
-        return _default_night(timezone)
+        return last_night(timezone)
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise CallQAError(f"--date {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def flow_config(settings: Settings) -> dict[str, Any]:
+    """`settings` as the flow's `config` parameter: JSON values, without the secrets or the
+    folders."""
+    return settings.model_dump(mode="json", exclude={*_SECRETS, *_FOLDERS})
 
 
 def make_task_runner(
@@ -636,19 +554,7 @@ def run_nightly(
     show_progress: bool = True,
 ) -> NightSummary:
     """Run `nightly_screening` once, now (what `callqa nightly` calls)."""
-    global _CALLER_KEY, _SMTP_PASSWORD
     settings = settings or Settings()
-    # The key must reach the flow without becoming a (stored) flow parameter; the flow and its
-    # prepare-night task run in this process.
-    _CALLER_KEY = (
-        None if settings.caller_hash_key is None else settings.caller_hash_key.get_secret_value()
-    )
-    _SMTP_PASSWORD = (
-        None if settings.smtp_password is None else settings.smtp_password.get_secret_value()
-    )
-    config = settings.model_dump(
-        mode="json", exclude={"caller_hash_key", "smtp_password", "out_dir", "recordings_dir"}
-    )
     runner = make_task_runner(task_runner, dask_address)
     screening = nightly_screening.with_options(task_runner=runner)
     return screening(
@@ -658,6 +564,8 @@ def run_nightly(
         date=None if date is None else date.isoformat(),
         sample_size=sample_size,
         seed=seed,
-        config=config,
+        config=flow_config(settings),
         show_progress=show_progress,
+        caller_hash_key=settings.caller_hash_key,
+        smtp_password=settings.smtp_password,
     )

@@ -14,10 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.tasks import pipeline_task
 from pipeline.config import Settings
 from pipeline.report import (
     ScrutinyCall,
@@ -29,20 +29,10 @@ from pipeline.report import (
 
 __all__ = ["run_scrutiny_sample", "scrutiny_sample"]
 
-_choose = task(
-    choose_scrutiny_calls, name="choose-calls", cache_policy=NO_CACHE, persist_result=False
-)
-_page = task(
-    write_scrutiny_page,
-    name="pack",
-    task_run_name="pack-{call.label}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-_index = task(write_scrutiny_index, name="write-index", cache_policy=NO_CACHE, persist_result=False)
-_manifest = task(
-    write_scrutiny_manifest, name="write-manifest", cache_policy=NO_CACHE, persist_result=False
-)
+_choose = pipeline_task(choose_scrutiny_calls, "choose-calls")
+_page = pipeline_task(write_scrutiny_page, "pack", task_run_name="pack-{call.label}")
+_index = pipeline_task(write_scrutiny_index, "write-index")
+_manifest = pipeline_task(write_scrutiny_manifest, "write-manifest")
 
 
 @flow(name="scrutiny-sample", task_runner=ThreadPoolTaskRunner(max_workers=2), persist_result=False)

@@ -5,15 +5,15 @@
            `restricted/` (unredacted, with word timings and personal-data spans)
 
 The QA score is the weighted share of quality checks passed, with the weights of
-`models/qa_checks.yaml` (read through `pipeline.tagging.load_qa_weights`). DESIGN.md's five
+`models/qa_checks.yaml` (read through `pipeline.tagging.load_qa_weights`). docs/design.md's five
 checks keep a column each; `qa_checks` maps every check (a council's own too) to passed, and
 `tags` maps each flag family of `models/flags.yaml` to the tags found, so a new id never adds
 a column. A call needs review when any flag is raised:
 
 - ``avoidable``, ``complaint``, ``repeat_caller``: what the tags and the call log say;
 - ``qa:<check>`` for each quality check the agent did not do (a council's own checks too);
-- ``low_confidence``: the transcript's confidence is below the threshold (a person should
-  listen rather than trust the text);
+- ``low_confidence``: transcription judged the text doubtful (`Transcript.low_confidence`,
+  decided in pipeline/transcribe.py): a person should listen rather than trust the text;
 - ``long_silence``: dead air at least `Thresholds.long_silence_s` long;
 - ``overtalk``: both sides talking at once for at least `Thresholds.overtalk_s` in total;
 - ``no_speech``: the recording holds no speech at all;
@@ -87,9 +87,8 @@ FLAG_NAMES = (
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When a measurement raises a review flag."""
+    """When an audio measurement raises a review flag."""
 
-    low_confidence: float = 0.55
     long_silence_s: float = 20.0
     overtalk_s: float = 5.0
 
@@ -217,8 +216,7 @@ def _flags(
         "complaint": tags.complaint,
         "repeat_caller": call.repeat_caller,
         **{f"qa:{check}": not passed for check, passed in tags.qa.as_dict().items()},
-        "low_confidence": transcript.confidence is not None
-        and (transcript.low_confidence or transcript.confidence < thresholds.low_confidence),
+        "low_confidence": transcript.low_confidence,
         "long_silence": metrics is not None
         and metrics.longest_silence_s >= thresholds.long_silence_s,
         "overtalk": metrics is not None

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import store
+from pipeline.recordings import resolve_recording
 
 __all__ = [
     "AUDIO_TYPES",
@@ -125,21 +126,12 @@ class PackData:
 def safe_file(root: Path | None, relative: object) -> Path | None:
     """`root / relative` when that is an existing file inside `root`, else None.
 
-    Refuses absolute paths, NUL bytes, `..` escapes and symlinks that lead outside.
+    Refuses absolute paths, NUL bytes, `..` escapes and symlinks that lead outside
+    (`pipeline.recordings.resolve_recording`, the pipeline's own check).
     """
-    if root is None or not isinstance(relative, str) or not relative or "\x00" in relative:
+    if root is None or not isinstance(relative, str):
         return None
-    rel = Path(relative)
-    if rel.is_absolute():
-        return None
-    try:
-        base = root.resolve(strict=True)
-        candidate = (base / rel).resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not candidate.is_relative_to(base) or not candidate.is_file():
-        return None
-    return candidate
+    return resolve_recording(root, relative).path
 
 
 def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLE_CALLS, SAMPLE_RECORDINGS, SAMPLE_SCRIPTS
+from conftest import HASH_KEY, SAMPLE_CALLS, SAMPLE_RECORDINGS, SAMPLE_SCRIPTS
 
 from pipeline import store
 from sample_data.scripted import DEMO_DATE, ScriptedCall, load_scripts
@@ -265,12 +265,33 @@ def test_monthly_report_intervals_contain_the_sample_data_truth(sample_night) ->
     assert repeat["n_sampled"] > 100  # the whole night's log, not the sample
 
 
+def test_the_caller_hash_key_given_in_code_reaches_the_night_masked(sample_night) -> None:  # type: ignore[no-untyped-def]
+    """`run_nightly`'s settings carry the key into the flow as a SecretStr parameter: the
+    callers are hashed with it (no key file is generated) and Prefect stores it masked."""
+    from prefect.client.orchestration import get_client
+
+    from pipeline.calls import read_call_log
+    from pipeline.config import CALLER_HASH_KEY_FILE
+
+    out, settings, _, summary = sample_night
+    assert not (out / CALLER_HASH_KEY_FILE).exists()
+    log = read_call_log(SAMPLE_CALLS, caller_hash_key=HASH_KEY).calls
+    keyed = dict(zip(log["call_id"], log["caller_hash"], strict=True))
+    samples = store.read_table(out, store.SAMPLES).dropna(subset=["caller_hash"])
+    assert len(samples) and [keyed[c] for c in samples["call_id"]] == list(samples["caller_hash"])
+    with get_client(sync_client=True) as client:
+        parameters = client.read_flow_run(summary.run_id).parameters
+    assert parameters["caller_hash_key"] == "**********"
+    assert settings.caller_hash_key.get_secret_value() not in json.dumps(parameters)
+
+
 def test_date_defaults_and_bad_runner() -> None:
     from flows.nightly import date_from, make_task_runner
     from pipeline.errors import CallQAError
+    from pipeline.periods import last_night
 
     assert date_from("2025-03-31", "Europe/London") == date(2025, 3, 31)
-    assert date_from(None, "Europe/London") < date.today()
+    assert date_from(None, "Europe/London") == last_night("Europe/London") < date.today()
     with pytest.raises(CallQAError, match="dask-address"):
         make_task_runner("dask", None)
 

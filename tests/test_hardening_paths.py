@@ -1,8 +1,9 @@
 """Recording paths from the call log are outside input: anything leaving the folder is refused.
 
-`store.resolve_recording` is the nightly flow's recording check. Every hostile path must come
-back as a refusal (or "missing") with a reason, never an exception, and never be opened: the
-file the paths point at has its access time set to 0 and must keep it through a whole night.
+`resolve_recording` (pipeline/recordings.py) is the one recording check, the nightly flow's and
+the review app's. Every hostile path must come back as a refusal (or "missing") with a reason,
+never an exception, and never be opened: the file the paths point at has its access time set
+to 0 and must keep it through a whole night.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from hardening.night import CRASHING_PATHS, HOSTILE_PATHS, run_night
 
 from pipeline import store
+from pipeline.recordings import resolve_recording
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ REFUSED = {
 @pytest.mark.parametrize("kind", sorted(REFUSED))
 def test_paths_leaving_the_folder_are_refused(folders: tuple[Path, Path], kind: str) -> None:
     recordings, outside = folders
-    check = store.resolve_recording(recordings, REFUSED[kind].format(outside=outside))
+    check = resolve_recording(recordings, REFUSED[kind].format(outside=outside))
     assert check.path is None
     assert check.reason and check.reason.startswith("refused recording path"), check.reason
 
@@ -72,7 +74,7 @@ def test_paths_leaving_the_folder_are_refused(folders: tuple[Path, Path], kind: 
 )
 def test_odd_paths_get_a_reason_not_an_exception(folders: tuple[Path, Path], relative: str) -> None:
     recordings, _ = folders
-    check = store.resolve_recording(recordings, relative)
+    check = resolve_recording(recordings, relative)
     assert check.path is None
     assert check.reason
 
@@ -80,15 +82,15 @@ def test_odd_paths_get_a_reason_not_an_exception(folders: tuple[Path, Path], rel
 @pytest.mark.parametrize("relative", ["good.opus", "sub/nested.opus", "./good.opus", "alias.opus"])
 def test_paths_inside_are_accepted(folders: tuple[Path, Path], relative: str) -> None:
     recordings, _ = folders
-    check = store.resolve_recording(recordings, relative)
+    check = resolve_recording(recordings, relative)
     assert check.reason is None
-    assert check.path is not None and check.path.is_relative_to(recordings.resolve())
+    assert check.path == (recordings / relative).resolve()
 
 
 def test_empty_paths_mean_not_recorded(folders: tuple[Path, Path]) -> None:
     recordings, _ = folders
     for relative in (None, "", "   "):
-        check = store.resolve_recording(recordings, relative)
+        check = resolve_recording(recordings, relative)
         assert check.path is None and check.reason and "not recorded" in check.reason
 
 

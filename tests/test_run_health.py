@@ -53,6 +53,17 @@ def smtp() -> Iterator[tuple[int, _Inbox]]:
         controller.stop()
 
 
+def _it_mail(port: int) -> dict[str, Any]:
+    """The settings that send IT's email through the test relay on `port`."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+        "smtp_sender": SENDER,
+        "it_recipients": IT,
+    }
+
+
 def test_completed_night_leaves_its_record(sample_night) -> None:  # type: ignore[no-untyped-def]
     """The session's demo night (a few calls refused, the rest scored) completed."""
     out, _, _, summary = sample_night
@@ -88,11 +99,7 @@ def test_night_without_recordings_fails_records_itself_and_emails_it(
         "min_per_agent": 0,
         "targeted_long_call_s": None,
         "targeted_repeat_min_prior": None,
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_starttls": False,
-        "smtp_sender": SENDER,
-        "it_recipients": IT,
+        **_it_mail(port),
     }
     state = nightly_screening(
         calls=str(SAMPLE_CALLS),
@@ -159,13 +166,7 @@ def test_night_that_stops_with_an_error_is_recorded_and_raised(
 
     port, inbox = smtp
     out = tmp_path / "out"
-    settings = Settings(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_starttls=False,
-        smtp_sender=SENDER,
-        it_recipients=IT,
-    )
+    settings = Settings(**_it_mail(port))
     with pytest.raises(CallLogError):
         run_nightly(
             tmp_path / "no-such-log.csv",

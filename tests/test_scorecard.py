@@ -30,7 +30,11 @@ def _spoken_scripts() -> list[ScriptedCall]:
     return [s for s in load_scripts(SCRIPTS) if s.labels is not None and s.turns]
 
 
-def _transcript(script: ScriptedCall, *, confidence: float, metrics: AudioMetrics) -> Transcript:
+def _transcript(
+    script: ScriptedCall, *, confidence: float, metrics: AudioMetrics, low: bool | None = None
+) -> Transcript:
+    """The script as transcribed; `low` is transcription's judgement (by default as
+    pipeline/transcribe.py makes it from the mean confidence alone)."""
     turns = []
     for i, turn in enumerate(script.turns):
         words = [
@@ -47,7 +51,7 @@ def _transcript(script: ScriptedCall, *, confidence: float, metrics: AudioMetric
         reason=None,
         turns=turns,
         metrics=metrics,
-        low_confidence=confidence < 0.55,
+        low_confidence=confidence < 0.55 if low is None else low,
         model="tiny.en",
         audio_sha256="0" * 64,
     )
@@ -82,6 +86,21 @@ _QUIET = AudioMetrics(
 )
 
 
+def _score(
+    script: ScriptedCall, transcript: Transcript, tags: Tags | None = None, *, repeat: bool = False
+) -> Scorecard:
+    """`build_scorecard` with the shipped QA weights, default thresholds and run "run-1"; the
+    tags are the script's labels unless given."""
+    return build_scorecard(
+        sampled_call(script, repeat=repeat),
+        transcript,
+        _tags(script) if tags is None else tags,
+        qa_weights=load_qa_weights(),
+        thresholds=Thresholds(),
+        run_id="run-1",
+    )
+
+
 def test_scorecard_fields_are_the_store_columns() -> None:
     assert [f.name for f in dataclasses.fields(Scorecard)] == store.SCORECARDS.columns
 
@@ -91,13 +110,8 @@ def test_scorecard_follows_the_labels(script: ScriptedCall, tmp_path: Path) -> N
     labels = script.labels
     assert labels is not None
     weights = load_qa_weights()
-    card = build_scorecard(
-        sampled_call(script, repeat=labels.repeat_caller),
-        _transcript(script, confidence=0.9, metrics=_QUIET),
-        _tags(script),
-        qa_weights=weights,
-        thresholds=Thresholds(),
-        run_id="run-1",
+    card = _score(
+        script, _transcript(script, confidence=0.9, metrics=_QUIET), repeat=labels.repeat_caller
     )
     assert card.primary_reason == labels.primary_reason
     assert card.avoidable is labels.avoidable and card.complaint is labels.complaint
@@ -130,16 +144,7 @@ def test_measurement_flags_and_perfect_call() -> None:
         and not s.labels.complaint  # type: ignore[union-attr]
         and not s.labels.repeat_caller
     )  # type: ignore[union-attr]
-    tags = _tags(script)
-    call = sampled_call(script, repeat=False)
-    clean = build_scorecard(
-        call,
-        _transcript(script, confidence=0.9, metrics=_QUIET),
-        tags,
-        qa_weights=load_qa_weights(),
-        thresholds=Thresholds(),
-        run_id="r",
-    )
+    clean = _score(script, _transcript(script, confidence=0.9, metrics=_QUIET))
     assert clean.flags == [] and not clean.needs_review and clean.qa_score == 100
     noisy = AudioMetrics(
         duration_s=60.0,
@@ -148,16 +153,19 @@ def test_measurement_flags_and_perfect_call() -> None:
         longest_silence_s=45.0,
         overtalk_s=12.0,
     )
-    flagged = build_scorecard(
-        call,
-        _transcript(script, confidence=0.3, metrics=noisy),
-        tags,
-        qa_weights=load_qa_weights(),
-        thresholds=Thresholds(),
-        run_id="r",
-    )
+    flagged = _score(script, _transcript(script, confidence=0.3, metrics=noisy))
     assert flagged.flags == ["low_confidence", "long_silence", "overtalk"]
     assert flagged.needs_review
+
+
+def test_low_confidence_is_transcriptions_judgement() -> None:
+    """The flag is `Transcript.low_confidence` as transcription judged it, never judged again:
+    a confident transcript with too few words for its speech is flagged, a doubtful one that
+    transcription passed is not."""
+    script = _spoken_scripts()[0]
+    for confidence, low in ((0.9, True), (0.3, False)):
+        card = _score(script, _transcript(script, confidence=confidence, metrics=_QUIET, low=low))
+        assert ("low_confidence" in card.flags) is low and card.low_confidence is low
 
 
 def test_turn_rows_redacted_and_restricted() -> None:
@@ -181,14 +189,7 @@ def test_real_tagger_evidence_is_stored_redacted(nlp, tmp_path: Path) -> None:  
     script = next(s for s in _spoken_scripts() if s.labels and s.labels.pii and s.labels.avoidable)
     transcript = _transcript(script, confidence=0.9, metrics=_QUIET)
     tags = tag_transcript(transcript.turns, nlp)
-    card = build_scorecard(
-        sampled_call(script, repeat=False),
-        transcript,
-        tags,
-        qa_weights=load_qa_weights(),
-        thresholds=Thresholds(),
-        run_id="r",
-    )
+    card = _score(script, transcript, tags)
     assert card.evidence == evidence_rows(tags) and card.evidence
     assert [e["turn"] for e in card.evidence] == sorted(e["turn"] for e in card.evidence)
     values = [p.value.lower() for p in script.labels.pii]  # type: ignore[union-attr]

@@ -230,30 +230,6 @@ def test_scorecard_evidence_and_pack_manifest_schemas(tmp_path: Path) -> None:
     assert back["call_id"].tolist() == ["C001", "C002"] and pd.isna(back["audio"].iloc[1])
 
 
-def test_recording_paths_must_stay_inside_the_recordings_folder(tmp_path: Path) -> None:
-    recordings = tmp_path / "recordings"
-    (recordings / "sub").mkdir(parents=True)
-    (recordings / "sub" / "call.opus").write_bytes(b"audio")
-    (tmp_path / "secret.opus").write_bytes(b"not a recording")
-    (recordings / "escape.opus").symlink_to(tmp_path / "secret.opus")
-    (recordings / "inside.opus").symlink_to(recordings / "sub" / "call.opus")
-    ok = store.resolve_recording(recordings, "sub/call.opus")
-    assert ok.path == (recordings / "sub" / "call.opus").resolve() and ok.reason is None
-    assert store.resolve_recording(recordings, "inside.opus").path is not None
-    for bad in (
-        "../secret.opus",
-        "sub/../../secret.opus",
-        "/etc/passwd",
-        str(tmp_path / "secret.opus"),
-        "escape.opus",
-        "sub/call.opus\x00.txt",
-    ):
-        checked = store.resolve_recording(recordings, bad)
-        assert checked.path is None and checked.reason.startswith("refused"), bad
-    assert "missing" in (store.resolve_recording(recordings, "nope.opus").reason or "")
-    assert "not recorded" in (store.resolve_recording(recordings, None).reason or "")
-
-
 def test_sql_over_the_output_and_safe_csv_cells(tmp_path: Path) -> None:
     store.write_partition(tmp_path, "failures", NIGHT, _failures(3))
     store.write_partition(tmp_path, "failures", date(2025, 3, 30), _failures(1))

@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipeline import store
 from pipeline.errors import CallQAError, StoreError
+from pipeline.recordings import resolve_recording
 from pipeline.report.cells import list_cell, map_cell
 from pipeline.report.pages import render_page, write_text
 from pipeline.vocabulary import Vocabulary, load_vocabulary
@@ -125,7 +126,7 @@ def _silence_recording(out: Path, recordings: Path, pack: Path, call: ScrutinyCa
     audio_name = _audio_name(call)
     # A pack written again into the same folder must not keep another call's recording.
     (pack / audio_name).unlink(missing_ok=True)
-    checked = store.resolve_recording(recordings, call.recording)
+    checked = resolve_recording(recordings, call.recording)
     if checked.path is None:
         return None
     raw = _call_rows(out, store.RESTRICTED, call).sort_values("turn")
