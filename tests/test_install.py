@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_FOLDERS = ("callqa", "pipeline", "flows", "review", "models", "sample_data")
+_NOT_PACKAGED = shutil.ignore_patterns("__pycache__", "recordings", "candidates")
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> str:
@@ -40,9 +43,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         dict(os.environ),
     ).strip()
     Path(site, "borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # A copy, because pip builds in the source folder and would leave build/ in the checkout.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in PACKAGE_FOLDERS:
+        shutil.copytree(ROOT / name, source / name, ignore=_NOT_PACKAGED)
     _run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "."],
-        ROOT,
+        source,
         dict(os.environ),
     )
     return venv

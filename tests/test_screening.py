@@ -14,12 +14,12 @@ from conftest import SAMPLE_CALLS, SAMPLE_RECORDINGS
 from pipeline import store
 from pipeline.calls import read_call_log
 from pipeline.repeats import mark_repeats
-from pipeline.sampledata import DEMO_DATE, ScriptedCall
 from pipeline.sampling import draw_sample
 from pipeline.scorecard import SampledCall, sampled_calls
 from pipeline.screening import ScreeningModels, ScreeningOptions, screen_call
 from pipeline.tagging import load_qa_weights
 from pipeline.transcribe import DEFAULT_MODEL
+from sample_data.scripted import DEMO_DATE, ScriptedCall
 
 GOOD = "HRW-20250331-0223"  # libraries_renewal.opus: 42 s, a library card number in it
 

@@ -27,11 +27,17 @@ def cache_key(
     options: TranscribeOptions,
     prompt: str | None,
     expected_duration_s: float | None = None,
+    low_confidence: float | None = None,
 ) -> str:
-    """The cache file's name: a hash of everything the transcript depends on."""
+    """The cache file's name: a hash of everything the transcript depends on.
+
+    That includes the low-confidence threshold, because the cached transcript carries the
+    judgement made with it and nothing downstream judges again.
+    """
     material = json.dumps(
         {
             "expected_duration_s": expected_duration_s,
+            "low_confidence": low_confidence,
             "version": _CACHE_VERSION,
             "audio_sha256": sha,
             "model": model_id,

@@ -76,7 +76,9 @@ def transcribe_call(
     except OSError as exc:
         return _failed(path, layout, name, "", f"cannot read {path}: {exc.strerror or exc}")
     prompt = domain_prompt(models_dir) if options.use_vocabulary else None
-    key = cache_key(sha, name, compute_type, layout, options, prompt, expected_duration_s)
+    key = cache_key(
+        sha, name, compute_type, layout, options, prompt, expected_duration_s, low_confidence
+    )
     if cache_dir is not None:
         hit = read_cached(cache_dir, key, str(path))
         if hit is not None:
