@@ -8,16 +8,6 @@ from typing import Any, Literal
 
 from pipeline.audio import AudioMetrics
 
-__all__ = [
-    "LAYOUTS",
-    "Speaker",
-    "Status",
-    "TranscribeOptions",
-    "Transcript",
-    "Turn",
-    "Word",
-]
-
 LAYOUTS = ("agent_left", "agent_right", "mono")
 Speaker = Literal["agent", "caller", "unknown"]
 Status = Literal["ok", "no_speech", "unreadable", "recording_fault"]
