@@ -1,6 +1,6 @@
 """Read and validate a call log, or build one from a folder of recordings.
 
-The call log is the contract in DESIGN.md: one row per call, recorded or not. Reading is
+The call log is the contract in docs/design.md: one row per call, recorded or not. Reading is
 vectorised (pyarrow CSV + compute), so a month of a large council's calls loads in seconds.
 
 A bad row is rejected with its row number (as a spreadsheet shows it: the header is row 1)
@@ -17,6 +17,7 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -39,7 +40,7 @@ __all__ = [
     "read_call_log",
 ]
 
-#: The input contract (DESIGN.md "Call log"), in order.
+#: The input contract (docs/design.md "Call log"), in order.
 CALL_LOG_COLUMNS = (
     "call_id",
     "started_at",
@@ -54,8 +55,6 @@ CALL_LOG_COLUMNS = (
 )
 REQUIRED_COLUMNS = ("call_id", "started_at", "agent_id", "queue")
 
-LAYOUTS = ("agent_left", "agent_right", "mono")
-DIRECTIONS = ("inbound", "outbound")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wma")
 
 _WITHHELD = ("withheld", "anonymous", "private", "unknown", "restricted", "unavailable", "n/a")
@@ -394,22 +393,64 @@ def _validate(
 ) -> CallLog:
     # `tables` holds the only reference to the raw table: taking it out lets each raw column be
     # freed once validated, which is what keeps a 10-million-row log within memory.
-    table = tables.pop()
-    n = table.num_rows
-    found = table.column_names
-    renamed: dict[str, pa.ChunkedArray] = {}
+    raw, n = _by_column_key(tables.pop(), source)
+    _check_has_rows(n, source, skipped)
+    rows = pa.array(np.arange(2, n + 2) if physical_rows is None else physical_rows, pa.int64())
+    columns, reasons, has_duplicates = _check_columns(raw, n, key, timezone, default_layout)
+    raw.clear()
+    bad = reasons.rows()
+    rejected = [
+        *(skipped or []),
+        *(
+            RejectedRow(int(r), None if c is None else str(c)[:80], t)
+            for r, c, t in zip(
+                pc.take(rows, bad).to_pylist(),
+                pc.take(columns["call_id"], bad).to_pylist(),
+                reasons.texts(bad),
+                strict=True,
+            )
+        ),
+    ]
+    columns["row"] = rows
+    del rows
+    keep = reasons.kept() if len(bad) else None
+    del reasons
+    frame = _frame(columns, keep)
+    if has_duplicates:
+        frame = _drop_duplicates(frame, rejected)
+    rejected.sort(key=lambda r: r.row)
+
+    if frame.empty:
+        detail = "; ".join(str(r) for r in rejected[:5])
+        raise CallLogError(
+            f"{source}: no usable rows ({len(rejected)} rejected). First problems: {detail}"
+        )
+    # Arrow keeps freed buffers for reuse; a 10-million-row log would otherwise hold gigabytes.
+    pa.default_memory_pool().release_unused()
+    return CallLog(calls=frame, rejected=rejected, source=source)
+
+
+def _by_column_key(table: pa.Table, source: str) -> tuple[dict[str, pa.ChunkedArray], int]:
+    """The call-log columns of `table` by their contract name (the first of each), and its rows.
+
+    A missing required column is a `CallLogError` that lists what the file has.
+    """
+    found: dict[str, pa.ChunkedArray] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         column_key = _column_key(name)
-        if column_key in CALL_LOG_COLUMNS and column_key not in renamed:
-            renamed[column_key] = column
-    missing = [c for c in REQUIRED_COLUMNS if c not in renamed]
+        if column_key in CALL_LOG_COLUMNS and column_key not in found:
+            found[column_key] = column
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
     if missing:
-        shown = ", ".join(repr(name) for name in found[:12]) or "none"
+        shown = ", ".join(repr(name) for name in table.column_names[:12]) or "none"
         raise CallLogError(
             f"{source}: missing required column(s) {', '.join(missing)}. Found: {shown}. "
             f"The call log needs {', '.join(REQUIRED_COLUMNS)} (see README, 'Call log columns')."
         )
-    del table
+    return found, table.num_rows
+
+
+def _check_has_rows(n: int, source: str, skipped: list[RejectedRow] | None) -> None:
     if n == 0 and skipped:
         detail = "; ".join(str(r) for r in skipped[:5])
         raise CallLogError(
@@ -418,16 +459,29 @@ def _validate(
     if n == 0:
         raise CallLogError(f"{source}: the call log has a header but no rows.")
 
+
+class _Checked(NamedTuple):
+    """Every column of `CallLog.calls` but `row`, parsed, and why each bad row is rejected."""
+
+    columns: dict[str, pa.Array | pa.ChunkedArray]
+    reasons: _Reasons
+    #: Whether a call_id may repeat (exact when False).
+    has_duplicates: bool
+
+
+def _check_columns(
+    raw: dict[str, pa.ChunkedArray], n: int, key: bytes, timezone: str, default_layout: str
+) -> _Checked:
+    """Clean and parse each raw column, taking it out of `raw` as soon as it is replaced."""
+
     def text(name: str) -> pa.ChunkedArray | pa.Array:
-        # Taken out of `renamed`, so the raw column goes as soon as what replaces it is made.
-        column = renamed.pop(name, None)
+        column = raw.pop(name, None)
         if column is None:
             column = pa.nulls(n, pa.string())
         if name in _CATEGORICAL:
             return _clean_codes(column)
         return _clean_text(column) if _is_text(column.type) else column
 
-    rows = pa.array(np.arange(2, n + 2) if physical_rows is None else physical_rows, pa.int64())
     reasons = _Reasons(n)
     call_id = text("call_id")
     reasons.add(_true_rows(pc.is_null(call_id)), "call_id is empty")
@@ -459,25 +513,11 @@ def _validate(
         reasons=reasons,
         message=("channel_layout ", " is not agent_left, agent_right or mono"),
     )
-    numbers = renamed.pop("caller_number", None)
+    numbers = raw.pop("caller_number", None)
     # Not cleaned like the other text: normalising the distinct numbers trims them anyway.
     caller_hash = hash_caller_numbers(pa.nulls(n, pa.string()) if numbers is None else numbers, key)
     del numbers
-
-    bad = reasons.rows()
-    rejected = [
-        *(skipped or []),
-        *(
-            RejectedRow(int(r), None if c is None else str(c)[:80], t)
-            for r, c, t in zip(
-                pc.take(rows, bad).to_pylist(),
-                pc.take(call_id, bad).to_pylist(),
-                reasons.texts(bad),
-                strict=True,
-            )
-        ),
-    ]
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+    columns = {
         "call_id": call_id,
         "started_at": started_utc,
         "call_date": _local_dates(started_utc, timezone),
@@ -489,13 +529,13 @@ def _validate(
         "direction": direction,
         "recording": recording,
         "channel_layout": layout,
-        "row": rows,
     }
-    del call_id, started_utc, duration, agent_id, queue, caller_hash, direction, recording, layout
-    renamed.clear()
-    keep = reasons.kept() if len(bad) else None
-    del reasons
-    frame = pd.DataFrame(
+    return _Checked(columns, reasons, has_duplicates)
+
+
+def _frame(columns: dict[str, pa.Array | pa.ChunkedArray], keep: pa.Array | None) -> pd.DataFrame:
+    """`columns` as a frame of the rows in `keep` (all when None), emptying `columns`."""
+    return pd.DataFrame(
         {
             # One column at a time, so a large log never holds two filtered copies of itself.
             name: _as_column(
@@ -507,27 +547,17 @@ def _validate(
         copy=False,
     )
 
-    duplicate = (
-        frame["call_id"].duplicated(keep="first").to_numpy()
-        if has_duplicates
-        else np.zeros(len(frame), dtype=bool)
-    )
-    if duplicate.any():
-        first_rows = frame[~duplicate].set_index("call_id")["row"]
-        for row, cid in zip(frame["row"][duplicate], frame["call_id"][duplicate], strict=True):
-            first = int(first_rows[cid])
-            rejected.append(RejectedRow(int(row), cid, f"duplicate call_id: also on row {first}"))
-        frame = frame[~duplicate].reset_index(drop=True)
-    rejected.sort(key=lambda r: r.row)
 
-    if frame.empty:
-        detail = "; ".join(str(r) for r in rejected[:5])
-        raise CallLogError(
-            f"{source}: no usable rows ({len(rejected)} rejected). First problems: {detail}"
-        )
-    # Arrow keeps freed buffers for reuse; a 10-million-row log would otherwise hold gigabytes.
-    pa.default_memory_pool().release_unused()
-    return CallLog(calls=frame, rejected=rejected, source=source)
+def _drop_duplicates(frame: pd.DataFrame, rejected: list[RejectedRow]) -> pd.DataFrame:
+    """`frame` without repeats of a call_id (the first row stays); each repeat is rejected."""
+    duplicate = frame["call_id"].duplicated(keep="first").to_numpy()
+    if not duplicate.any():
+        return frame
+    first_rows = frame[~duplicate].set_index("call_id")["row"]
+    for row, cid in zip(frame["row"][duplicate], frame["call_id"][duplicate], strict=True):
+        first = int(first_rows[cid])
+        rejected.append(RejectedRow(int(row), cid, f"duplicate call_id: also on row {first}"))
+    return frame[~duplicate].reset_index(drop=True)
 
 
 def _parse_started_at(
