@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from pipeline import repeats, store, tables
-from pipeline.calls import hash_caller_numbers
+from pipeline.callers import hash_caller_numbers
 from pipeline.errors import CallQAError
 from pipeline.files import atomic_write_bytes
 from pipeline.months import month_bounds
