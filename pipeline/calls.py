@@ -1,32 +1,47 @@
 """Read and validate a call log, or build one from a folder of recordings.
 
-The call log is the contract in DESIGN.md: one row per call, recorded or not. Reading is
+The call log is the contract in docs/design.md: one row per call, recorded or not. Reading is
 vectorised (pyarrow CSV + compute), so a month of a large council's calls loads in seconds.
 
 A bad row is rejected with its row number (as a spreadsheet shows it: the header is row 1)
 and the reason; the rest go on. A file with no usable rows is a `CallLogError`.
 
-Caller numbers are normalised to E.164 and HMAC-SHA256 hashed here, at the edge: the clear
-number never leaves this module, not in the returned table, rejections or error messages.
+Caller numbers are normalised to E.164 and HMAC-SHA256 hashed here, at the edge
+(pipeline/callers.py): the clear number never leaves this module, not in the returned table,
+rejections or error messages. Each field is cleaned and parsed by pipeline/callfields.py.
 """
 
 from __future__ import annotations
 
 import csv
-import hmac
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
 import pandas as pd
-import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipeline.callers import hash_caller_numbers
+from pipeline.callfields import (
+    TEXT,
+    Reasons,
+    as_series,
+    as_string,
+    clean_codes,
+    clean_text,
+    is_codes,
+    is_text,
+    map_values,
+    parse_duration,
+    parse_started_at,
+    true_rows,
+)
 from pipeline.errors import CallLogError
 
 __all__ = [
@@ -35,11 +50,10 @@ __all__ = [
     "CallLog",
     "RejectedRow",
     "calls_from_filenames",
-    "hash_caller_numbers",
     "read_call_log",
 ]
 
-#: The input contract (DESIGN.md "Call log"), in order.
+#: The input contract (docs/design.md "Call log"), in order.
 CALL_LOG_COLUMNS = (
     "call_id",
     "started_at",
@@ -54,11 +68,8 @@ CALL_LOG_COLUMNS = (
 )
 REQUIRED_COLUMNS = ("call_id", "started_at", "agent_id", "queue")
 
-LAYOUTS = ("agent_left", "agent_right", "mono")
-DIRECTIONS = ("inbound", "outbound")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wma")
 
-_WITHHELD = ("withheld", "anonymous", "private", "unknown", "restricted", "unavailable", "n/a")
 _DIRECTION_ALIASES = {
     "inbound": "inbound",
     "in": "inbound",
@@ -72,18 +83,12 @@ _LAYOUT_ALIASES = {
     "agent-right": "agent_right",
     "mono": "mono",
 }
-_STRING = pd.StringDtype("pyarrow")
-# pandas keeps Arrow strings as large_string: reading text that way avoids a copy of every
-# column when the table becomes a DataFrame.
-_TEXT = pa.large_string()
 _DATE = pd.ArrowDtype(pa.date32())
 #: Columns with few distinct values, dictionary-encoded from the read on: ten million rows
 #: hold each agent, team or queue name once plus a small code per row, and reach pandas as
 #: categoricals.
 _CATEGORICAL = ("agent_id", "team", "queue", "direction", "channel_layout")
 _CODES = pa.dictionary(pa.int32(), pa.string())
-#: Characters in a hex SHA-256 digest.
-_HEX_DIGEST = 64
 # Wide enough for the odd 1 MB notes field an export may carry.
 _BLOCK_SIZE = 1 << 25
 
@@ -190,38 +195,8 @@ def calls_from_filenames(
             f"{folder}: no audio file name matches --filename-pattern {pattern!r}. "
             "Check the pattern against one file name."
         )
-    table = pa.table({c: pa.array(v, _TEXT) for c, v in rows.items()})
+    table = pa.table({c: pa.array(v, TEXT) for c, v in rows.items()})
     return _validate([table], None, str(folder), caller_hash_key, timezone, default_layout)
-
-
-def hash_caller_numbers(numbers: pa.Array | pa.ChunkedArray, key: bytes) -> pa.DictionaryArray:
-    """HMAC-SHA256 (hex) of each UK-normalised number; null for withheld or invalid ones.
-
-    Dictionary-encoded: each distinct hash is stored once, however often the caller rang.
-    """
-    # One pass for the distinct numbers and each row's position among them. Every chunk of a
-    # chunked result shares one dictionary, so combining them only joins the indices.
-    encoded = pc.dictionary_encode(numbers)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    e164 = pc.dictionary_encode(_normalise_numbers(encoded.dictionary))
-    indices = pc.take(e164.indices, encoded.indices)
-    unique = e164.dictionary
-    del encoded, e164
-    # hmac.digest is the one-shot C implementation: ~1 us a number. The hex digests all have
-    # the same length, so they go straight into one buffer of the final size, a slice of
-    # numbers at a time: no Python string per caller lives beyond its slice.
-    text = np.empty(len(unique) * _HEX_DIGEST, np.uint8)
-    for first in range(0, len(unique), 200_000):
-        part = unique.slice(first, 200_000).to_pylist()
-        raw = b"".join(hmac.digest(key, n.encode(), "sha256") for n in part)
-        at = first * _HEX_DIGEST
-        text[at : at + len(raw) * 2] = np.frombuffer(raw.hex().encode(), np.uint8)
-    offsets = np.arange(0, len(text) + 1, _HEX_DIGEST, dtype=np.int64)
-    digests = pa.LargeStringArray.from_buffers(
-        len(unique), pa.py_buffer(offsets), pa.py_buffer(text)
-    )
-    return pa.DictionaryArray.from_arrays(indices, digests)
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -273,9 +248,7 @@ def _read_csv_as(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={
-                    n: _CODES if _column_key(n) in _CATEGORICAL else _TEXT for n in names
-                },
+                column_types={n: _CODES if _column_key(n) in _CATEGORICAL else TEXT for n in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -327,56 +300,16 @@ def _read_parquet(path: Path) -> pa.Table:
                 columns[name] = column
             elif pa.types.is_integer(column.type) and key == "duration_s":
                 columns[name] = pc.cast(column, pa.float64())
-            elif categorical and _is_codes(column.type):
+            elif categorical and is_codes(column.type):
                 columns[name] = column
             else:
-                columns[name] = pc.cast(column, _TEXT)
+                columns[name] = pc.cast(column, TEXT)
     except (pa.ArrowException, OSError) as exc:
         raise CallLogError(f"{path}: cannot read this Parquet file ({exc}).") from exc
     return pa.table(columns)
 
 
 # -- validation ----------------------------------------------------------------------------
-
-
-class _Reasons:
-    """Each row's first rejection reason, kept only for the rows that have one.
-
-    A clean log has none: ten million rows cost a byte each here, not a string column per check.
-    """
-
-    def __init__(self, n: int) -> None:
-        # The index of the check that rejected each row (-1: kept); there are a dozen checks.
-        self._first = np.full(n, -1, dtype=np.int8)
-        self._found: list[tuple[np.ndarray, list[str]]] = []
-
-    def add(self, rows: np.ndarray, texts: list[str] | str) -> None:
-        """Reject `rows` (ascending) for `texts` (one per row, or one for all), unless an
-        earlier check already did."""
-        if not len(rows):
-            return
-        unset = self._first[rows] < 0
-        self._first[rows[unset]] = len(self._found)
-        self._found.append((rows, [texts] * len(rows) if isinstance(texts, str) else texts))
-
-    def rows(self) -> np.ndarray:
-        """The rejected rows, ascending."""
-        return np.flatnonzero(self._first >= 0)
-
-    def kept(self) -> pa.Array:
-        """A filter mask of the rows no check rejected."""
-        return pa.array(self._first < 0)
-
-    def texts(self, rows: np.ndarray) -> list[str]:
-        """The reason each of `rows` (from `rows()`) was rejected for."""
-        which = self._first[rows]
-        out = [""] * len(rows)
-        for check, (flagged, texts) in enumerate(self._found):
-            mine = np.flatnonzero(which == check)
-            at = np.searchsorted(flagged, rows[mine])
-            for i, j in zip(mine.tolist(), at.tolist(), strict=True):
-                out[i] = texts[j]
-        return out
 
 
 def _column_key(name: str) -> str:
@@ -394,76 +327,11 @@ def _validate(
 ) -> CallLog:
     # `tables` holds the only reference to the raw table: taking it out lets each raw column be
     # freed once validated, which is what keeps a 10-million-row log within memory.
-    table = tables.pop()
-    n = table.num_rows
-    found = table.column_names
-    renamed: dict[str, pa.ChunkedArray] = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        column_key = _column_key(name)
-        if column_key in CALL_LOG_COLUMNS and column_key not in renamed:
-            renamed[column_key] = column
-    missing = [c for c in REQUIRED_COLUMNS if c not in renamed]
-    if missing:
-        shown = ", ".join(repr(name) for name in found[:12]) or "none"
-        raise CallLogError(
-            f"{source}: missing required column(s) {', '.join(missing)}. Found: {shown}. "
-            f"The call log needs {', '.join(REQUIRED_COLUMNS)} (see README, 'Call log columns')."
-        )
-    del table
-    if n == 0 and skipped:
-        detail = "; ".join(str(r) for r in skipped[:5])
-        raise CallLogError(
-            f"{source}: no usable rows ({len(skipped)} rejected). First problems: {detail}"
-        )
-    if n == 0:
-        raise CallLogError(f"{source}: the call log has a header but no rows.")
-
-    def text(name: str) -> pa.ChunkedArray | pa.Array:
-        # Taken out of `renamed`, so the raw column goes as soon as what replaces it is made.
-        column = renamed.pop(name, None)
-        if column is None:
-            column = pa.nulls(n, pa.string())
-        if name in _CATEGORICAL:
-            return _clean_codes(column)
-        return _clean_text(column) if _is_text(column.type) else column
-
+    raw, n = _by_column_key(tables.pop(), source)
+    _check_has_rows(n, source, skipped)
     rows = pa.array(np.arange(2, n + 2) if physical_rows is None else physical_rows, pa.int64())
-    reasons = _Reasons(n)
-    call_id = text("call_id")
-    reasons.add(_true_rows(pc.is_null(call_id)), "call_id is empty")
-    # Hashes first: spares an exact check of ten million ids when none repeats.
-    has_duplicates = _may_repeat(call_id)
-    agent_id = text("agent_id")
-    reasons.add(_true_rows(pc.is_null(agent_id)), "agent_id is empty")
-    queue = text("queue")
-    reasons.add(_true_rows(pc.is_null(queue)), "queue is empty")
-
-    started_utc = _parse_started_at(text("started_at"), timezone, reasons)
-    duration = _parse_duration(text("duration_s"), reasons)
-    recording = text("recording")
-    reasons.add(
-        _true_rows(pc.and_(pc.is_null(duration), pc.is_null(recording))),
-        "duration_s is empty and the call has no recording: give the duration in seconds",
-    )
-    direction = _map_values(
-        text("direction"),
-        _DIRECTION_ALIASES,
-        default="inbound",
-        reasons=reasons,
-        message=("direction ", " is not inbound or outbound"),
-    )
-    layout = _map_values(
-        text("channel_layout"),
-        _LAYOUT_ALIASES,
-        default=default_layout,
-        reasons=reasons,
-        message=("channel_layout ", " is not agent_left, agent_right or mono"),
-    )
-    numbers = renamed.pop("caller_number", None)
-    # Not cleaned like the other text: normalising the distinct numbers trims them anyway.
-    caller_hash = hash_caller_numbers(pa.nulls(n, pa.string()) if numbers is None else numbers, key)
-    del numbers
-
+    columns, reasons, has_duplicates = _check_columns(raw, n, key, timezone, default_layout)
+    raw.clear()
     bad = reasons.rows()
     rejected = [
         *(skipped or []),
@@ -471,53 +339,19 @@ def _validate(
             RejectedRow(int(r), None if c is None else str(c)[:80], t)
             for r, c, t in zip(
                 pc.take(rows, bad).to_pylist(),
-                pc.take(call_id, bad).to_pylist(),
+                pc.take(columns["call_id"], bad).to_pylist(),
                 reasons.texts(bad),
                 strict=True,
             )
         ),
     ]
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        "call_id": call_id,
-        "started_at": started_utc,
-        "call_date": _local_dates(started_utc, timezone),
-        "duration_s": duration,
-        "agent_id": agent_id,
-        "team": text("team"),
-        "queue": queue,
-        "caller_hash": caller_hash,
-        "direction": direction,
-        "recording": recording,
-        "channel_layout": layout,
-        "row": rows,
-    }
-    del call_id, started_utc, duration, agent_id, queue, caller_hash, direction, recording, layout
-    renamed.clear()
+    columns["row"] = rows
+    del rows
     keep = reasons.kept() if len(bad) else None
     del reasons
-    frame = pd.DataFrame(
-        {
-            # One column at a time, so a large log never holds two filtered copies of itself.
-            name: _as_column(
-                pc.filter(columns.pop(name), keep) if keep is not None else columns.pop(name)
-            )
-            for name in list(columns)
-        },
-        # The columns are new and used nowhere else: a copy would only double them for a moment.
-        copy=False,
-    )
-
-    duplicate = (
-        frame["call_id"].duplicated(keep="first").to_numpy()
-        if has_duplicates
-        else np.zeros(len(frame), dtype=bool)
-    )
-    if duplicate.any():
-        first_rows = frame[~duplicate].set_index("call_id")["row"]
-        for row, cid in zip(frame["row"][duplicate], frame["call_id"][duplicate], strict=True):
-            first = int(first_rows[cid])
-            rejected.append(RejectedRow(int(row), cid, f"duplicate call_id: also on row {first}"))
-        frame = frame[~duplicate].reset_index(drop=True)
+    frame = _frame(columns, keep)
+    if has_duplicates:
+        frame = _drop_duplicates(frame, rejected)
     rejected.sort(key=lambda r: r.row)
 
     if frame.empty:
@@ -530,216 +364,137 @@ def _validate(
     return CallLog(calls=frame, rejected=rejected, source=source)
 
 
-def _parse_started_at(
-    values: pa.ChunkedArray | pa.Array, timezone: str, reasons: _Reasons
-) -> pa.Array:
-    """UTC timestamps; a reason for each unreadable or non-existent local time.
+def _by_column_key(table: pa.Table, source: str) -> tuple[dict[str, pa.ChunkedArray], int]:
+    """The call-log columns of `table` by their contract name (the first of each), and its rows.
 
-    ISO 8601 with an offset is taken as given; naive ISO 8601 and UK day-first
-    (``31/03/2025 09:14``) are local times in `timezone`. Local times that the clocks skip
-    (spring) or repeat (autumn) are rejected: guessing would misplace a call by an hour.
+    A missing required column is a `CallLogError` that lists what the file has.
     """
-    if pa.types.is_timestamp(values.type):
-        stamps = pd.Series(_as_series(values))
-        reasons.add(np.flatnonzero(stamps.isna().to_numpy(dtype=bool)), "started_at is empty")
-        if stamps.dt.tz is None:
-            return _localise(stamps, timezone, stamps, reasons)[0]
-        return pa.array(stamps.dt.tz_convert("UTC"))
-    raw = pd.Series(_as_series(values), dtype=_STRING)
-    has_offset = raw.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
-    day_first = raw.str.match(r"^\d{1,2}/\d{1,2}/\d{4}", na=False)
-    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        parsed[has_offset] = pd.to_datetime(
-            raw[has_offset].astype(object), format="ISO8601", utc=True, errors="coerce"
+    found: dict[str, pa.ChunkedArray] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        column_key = _column_key(name)
+        if column_key in CALL_LOG_COLUMNS and column_key not in found:
+            found[column_key] = column
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    if missing:
+        shown = ", ".join(repr(name) for name in table.column_names[:12]) or "none"
+        raise CallLogError(
+            f"{source}: missing required column(s) {', '.join(missing)}. Found: {shown}. "
+            f"The call log needs {', '.join(REQUIRED_COLUMNS)} (see README, 'Call log columns')."
         )
-    naive = ~has_offset & ~day_first & raw.notna()
-    local = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    if naive.any():
-        local[naive] = pd.to_datetime(raw[naive].astype(object), format="ISO8601", errors="coerce")
-    if day_first.any():
-        uk = raw[day_first].astype(object)
-        with_seconds = pd.to_datetime(uk, format="%d/%m/%Y %H:%M:%S", errors="coerce")
-        local[day_first] = with_seconds.fillna(
-            pd.to_datetime(uk, format="%d/%m/%Y %H:%M", errors="coerce")
+    return found, table.num_rows
+
+
+def _check_has_rows(n: int, source: str, skipped: list[RejectedRow] | None) -> None:
+    if n == 0 and skipped:
+        detail = "; ".join(str(r) for r in skipped[:5])
+        raise CallLogError(
+            f"{source}: no usable rows ({len(skipped)} rejected). First problems: {detail}"
         )
-    localised, lost = _localise(local, timezone, raw, reasons)
-    localised_s = pd.Series(_as_series(localised), index=raw.index).astype("datetime64[ns, UTC]")
-    parsed = parsed.fillna(localised_s) if has_offset.any() else localised_s
-    unreadable = (parsed.isna() & raw.notna()).to_numpy(dtype=bool) & ~lost
-    if unreadable.any():
-        reasons.add(
-            np.flatnonzero(unreadable),
-            (
-                "started_at "
-                + _short(raw[unreadable])
-                + " is not a date and time: use ISO 8601 (2025-03-31T09:14:05) or 31/03/2025 09:14"
-            ).tolist(),
-        )
-    reasons.add(np.flatnonzero(raw.isna().to_numpy(dtype=bool)), "started_at is empty")
-    return pa.array(parsed)
+    if n == 0:
+        raise CallLogError(f"{source}: the call log has a header but no rows.")
 
 
-def _localise(
-    local: pd.Series, timezone: str, raw: pd.Series, reasons: _Reasons
-) -> tuple[pa.Array, np.ndarray]:
-    """UTC instants of local times, and which ones the clock change skips or repeats."""
-    utc = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-    lost = (local.notna() & utc.isna()).to_numpy(dtype=bool)
-    if lost.any():
-        shifted = local[lost].dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-        in_gap = shifted.notna().to_numpy()
-        shown = "started_at " + _short(raw[lost].astype(_STRING).fillna(""))
-        reason = shown.where(
-            ~in_gap, shown + f" does not exist in {timezone} (the clocks went forward)"
-        ).where(
-            in_gap,
-            shown + f" happened twice in {timezone} (the clocks went back): add the UTC offset",
-        )
-        reasons.add(np.flatnonzero(lost), reason.tolist())
-    return pa.array(utc), lost
+class _Checked(NamedTuple):
+    """Every column of `CallLog.calls` but `row`, parsed, and why each bad row is rejected."""
+
+    columns: dict[str, pa.Array | pa.ChunkedArray]
+    reasons: Reasons
+    #: Whether a call_id may repeat (exact when False).
+    has_duplicates: bool
 
 
-def _parse_duration(values: pa.ChunkedArray | pa.Array, reasons: _Reasons) -> pa.Array:
-    """Seconds from a number or ``[hh:]mm:ss``; a reason for anything else or negative."""
-    if pa.types.is_floating(values.type):
-        # All in Arrow: a numeric column is ten million floats, not worth a trip through pandas.
-        values = values.cast(pa.float64())
-        in_range = pc.and_(pc.greater_equal(values, 0.0), pc.less(values, 1e7))
-        rows = _true_rows(pc.and_(pc.invert(in_range), pc.invert(pc.is_nan(values))))
-        if len(rows):
-            shown = pd.Series(pc.take(values, rows).to_numpy(zero_copy_only=False))
-            reasons.add(
-                rows,
-                (
-                    "duration_s "
-                    + _short(shown.astype(_STRING))
-                    + " is not a number of seconds (0 or more)"
-                ).tolist(),
-            )
-        # Out of range, NaN and null alike become null.
-        return pc.if_else(in_range, values, pa.scalar(None, pa.float64()))
-    raw = pd.Series(_as_series(values), dtype=_STRING)
-    numeric = pc.match_substring_regex(values, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-    only_numbers = pc.if_else(numeric, values, pa.scalar(None, pa.string()))
-    seconds = pd.Series(_as_series(pc.cast(only_numbers, pa.float64())), dtype="float64").copy()
-    clock = raw.str.fullmatch(r"\d{1,3}:\d{2}(?::\d{2})?", na=False) & seconds.isna()
-    if clock.any():
-        parts = raw[clock].astype(object).str.split(":")
-        padded = parts.map(lambda p: [0] * (3 - len(p)) + [int(x) for x in p])
-        seconds[clock] = padded.map(lambda p: p[0] * 3600 + p[1] * 60 + p[2]).astype(float)
-    bad = raw.notna() & ~(seconds.ge(0) & seconds.lt(1e7))
-    if bad.any():
-        reasons.add(
-            np.flatnonzero(bad.to_numpy(dtype=bool)),
-            (
-                "duration_s "
-                + _short(raw[bad].astype(_STRING))
-                + " is not a number of seconds (0 or more)"
-            ).tolist(),
-        )
-    return pa.array(seconds.where(~bad), pa.float64())
+def _check_columns(
+    raw: dict[str, pa.ChunkedArray], n: int, key: bytes, timezone: str, default_layout: str
+) -> _Checked:
+    """Clean and parse each raw column, taking it out of `raw` as soon as it is replaced."""
 
+    def text(name: str) -> pa.ChunkedArray | pa.Array:
+        column = raw.pop(name, None)
+        if column is None:
+            column = pa.nulls(n, pa.string())
+        if name in _CATEGORICAL:
+            return clean_codes(column)
+        return clean_text(column) if is_text(column.type) else column
 
-def _normalise_numbers(distinct: pa.Array) -> pa.Array:
-    """E.164 strings for UK numbers in any usual format; null for withheld or invalid.
+    reasons = Reasons(n)
+    call_id = text("call_id")
+    reasons.add(true_rows(pc.is_null(call_id)), "call_id is empty")
+    # Hashes first: spares an exact check of ten million ids when none repeats.
+    has_duplicates = _may_repeat(call_id)
+    agent_id = text("agent_id")
+    reasons.add(true_rows(pc.is_null(agent_id)), "agent_id is empty")
+    queue = text("queue")
+    reasons.add(true_rows(pc.is_null(queue)), "queue is empty")
 
-    Called on the distinct values (callers ring more than once), with a vectorised path for
-    ordinary UK numbers and `phonenumbers` for anything else.
-    """
-    raw = pc.utf8_lower(pc.utf8_trim_whitespace(distinct.cast(pa.string())))
-    digits = pc.replace_substring_regex(raw, r"[^0-9+]", "")
-    digits = pc.replace_substring_regex(digits, r"^(?:\+|00)44(?:0)?", "0")
-    digits = pc.replace_substring_regex(digits, r"^44(\d{10})$", "0\\1")
-    fast = pc.match_substring_regex(digits, r"^0[1235789]\d{8,9}$")
-    e164 = pc.if_else(
-        fast,
-        pc.binary_join_element_wise("+44", pc.utf8_slice_codeunits(digits, 1), ""),
-        pa.scalar(None, pa.string()),
+    started_utc = parse_started_at(text("started_at"), timezone, reasons)
+    duration = parse_duration(text("duration_s"), reasons)
+    recording = text("recording")
+    reasons.add(
+        true_rows(pc.and_(pc.is_null(duration), pc.is_null(recording))),
+        "duration_s is empty and the call has no recording: give the duration in seconds",
     )
-    slow = pc.and_(pc.invert(fast), pc.invert(pc.is_in(raw, value_set=pa.array(_WITHHELD))))
-    slow = pc.and_(slow, pc.greater(pc.utf8_length(digits), 0))
-    if not pc.any(slow).as_py():
-        return e164
-    parsed = [_parse_number(text) for text in pc.filter(raw, slow).to_pylist()]
-    return pc.replace_with_mask(e164, slow, pa.array(parsed, pa.string()))
+    direction = map_values(
+        text("direction"),
+        _DIRECTION_ALIASES,
+        default="inbound",
+        reasons=reasons,
+        message=("direction ", " is not inbound or outbound"),
+    )
+    layout = map_values(
+        text("channel_layout"),
+        _LAYOUT_ALIASES,
+        default=default_layout,
+        reasons=reasons,
+        message=("channel_layout ", " is not agent_left, agent_right or mono"),
+    )
+    numbers = raw.pop("caller_number", None)
+    # Not cleaned like the other text: normalising the distinct numbers trims them anyway.
+    caller_hash = hash_caller_numbers(pa.nulls(n, pa.string()) if numbers is None else numbers, key)
+    del numbers
+    columns = {
+        "call_id": call_id,
+        "started_at": started_utc,
+        "call_date": _local_dates(started_utc, timezone),
+        "duration_s": duration,
+        "agent_id": agent_id,
+        "team": text("team"),
+        "queue": queue,
+        "caller_hash": caller_hash,
+        "direction": direction,
+        "recording": recording,
+        "channel_layout": layout,
+    }
+    return _Checked(columns, reasons, has_duplicates)
 
 
-def _parse_number(text: str) -> str | None:
-    try:
-        number = phonenumbers.parse(text, "GB")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+def _frame(columns: dict[str, pa.Array | pa.ChunkedArray], keep: pa.Array | None) -> pd.DataFrame:
+    """`columns` as a frame of the rows in `keep` (all when None), emptying `columns`."""
+    return pd.DataFrame(
+        {
+            # One column at a time, so a large log never holds two filtered copies of itself.
+            name: _as_column(
+                pc.filter(columns.pop(name), keep) if keep is not None else columns.pop(name)
+            )
+            for name in list(columns)
+        },
+        # The columns are new and used nowhere else: a copy would only double them for a moment.
+        copy=False,
+    )
+
+
+def _drop_duplicates(frame: pd.DataFrame, rejected: list[RejectedRow]) -> pd.DataFrame:
+    """`frame` without repeats of a call_id (the first row stays); each repeat is rejected."""
+    duplicate = frame["call_id"].duplicated(keep="first").to_numpy()
+    if not duplicate.any():
+        return frame
+    first_rows = frame[~duplicate].set_index("call_id")["row"]
+    for row, cid in zip(frame["row"][duplicate], frame["call_id"][duplicate], strict=True):
+        first = int(first_rows[cid])
+        rejected.append(RejectedRow(int(row), cid, f"duplicate call_id: also on row {first}"))
+    return frame[~duplicate].reset_index(drop=True)
 
 
 # -- small helpers -------------------------------------------------------------------------
-
-
-def _clean_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Trimmed, with empty text as null."""
-    # Copy a column only when it needs it: a clean 10-million-row log stays one copy.
-    if pc.any(pc.match_substring_regex(column, r"^\s|\s$")).as_py():
-        column = pc.utf8_trim_whitespace(column)
-    empty = pc.equal(column, "")
-    if pc.any(empty).as_py():
-        column = pc.if_else(empty, pa.scalar(None, pa.string()), column)
-    return column
-
-
-def _clean_codes(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
-    """`_clean_text` of a low-cardinality column, as one dictionary array of distinct names.
-
-    Cleaned per distinct name; names that clean to the same text share one code.
-    """
-    if not _is_codes(column.type):
-        column = pc.dictionary_encode(pc.cast(column, _TEXT))
-    if isinstance(column, pa.ChunkedArray):
-        # Joins the chunks' dictionaries (one per row group or CSV block) into one.
-        column = column.combine_chunks()
-    names = pc.dictionary_encode(_clean_text(column.dictionary.cast(pa.string())))
-    return pa.DictionaryArray.from_arrays(pc.take(names.indices, column.indices), names.dictionary)
-
-
-def _map_values(
-    values: pa.DictionaryArray,
-    aliases: dict[str, str],
-    *,
-    default: str,
-    reasons: _Reasons,
-    message: tuple[str, str],
-) -> pa.DictionaryArray:
-    """Each value's canonical form, dictionary-encoded; `default` for empty.
-
-    An unknown value is null and its row rejected, quoting it between `message`'s two parts.
-    """
-    targets = sorted(set(aliases.values()))
-    code = {target: i for i, target in enumerate(targets)}
-    keys = pa.array(list(aliases))
-    codes = pa.array([code[a] for a in aliases.values()], pa.int32())
-    lowered = pc.utf8_lower(values.dictionary)
-    indices = pc.take(pc.take(codes, pc.index_in(lowered, value_set=keys)), values.indices)
-    unknown = _true_rows(pc.and_(pc.is_null(indices), pc.is_valid(values.indices)))
-    if len(unknown):
-        shown = _short(_as_string(pc.take(lowered, pc.take(values.indices, unknown))))
-        reasons.add(unknown, (message[0] + shown + message[1]).tolist())
-    indices = pc.if_else(pc.is_null(values.indices), pa.scalar(code[default], pa.int32()), indices)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(targets, pa.string()))
-
-
-def _short(values: pd.Series) -> pd.Series:
-    """Quote a value for a message, cut to 40 characters (fields can be a megabyte)."""
-    cut = values.astype(_STRING).str.slice(0, 40)
-    return "'" + cut.where(values.str.len() <= 40, cut + "...") + "'"
-
-
-def _true_rows(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Positions where `mask` is true (null counts as false)."""
-    if isinstance(mask, pa.ChunkedArray):
-        mask = mask.combine_chunks()
-    return pc.indices_nonzero(pc.fill_null(mask, False)).to_numpy().astype(np.int64)
 
 
 def _may_repeat(values: pa.ChunkedArray | pa.Array) -> bool:
@@ -767,42 +522,16 @@ def _as_column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         return _as_categorical(values)
-    if _is_text(values.type):
-        return _as_string(values)
+    if is_text(values.type):
+        return as_string(values)
     if pa.types.is_timestamp(values.type):
-        return _as_series(values).astype("datetime64[ns, UTC]")
+        return as_series(values).astype("datetime64[ns, UTC]")
     if pa.types.is_date32(values.type):
         return pd.Series(values, dtype=_DATE)
-    return _as_series(values)
-
-
-def _as_series(values: pa.ChunkedArray | pa.Array | pd.Series) -> pd.Series:
-    if isinstance(values, pd.Series):
-        return values
-    if _is_text(values.type):
-        return pd.Series(pd.arrays.ArrowStringArray(_as_chunked(values)), dtype=_STRING)
-    return values.to_pandas()
-
-
-def _as_string(values: pa.ChunkedArray | pa.Array) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(_as_chunked(values)), dtype=_STRING)
-
-
-def _is_text(data_type: pa.DataType) -> bool:
-    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
-
-
-def _is_codes(data_type: pa.DataType) -> bool:
-    return pa.types.is_dictionary(data_type) and _is_text(data_type.value_type)
+    return as_series(values)
 
 
 def _as_categorical(values: pa.DictionaryArray) -> pd.Series:
     codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False)
     categories = pd.Index(pd.arrays.ArrowStringArray(pa.chunked_array([values.dictionary])))
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories))
-
-
-def _as_chunked(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
-    if isinstance(values, pa.ChunkedArray):
-        return values
-    return pa.chunked_array([values])

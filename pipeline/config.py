@@ -23,12 +23,18 @@ from pipeline.errors import StoreError
 __all__ = [
     "CALLER_HASH_KEY_FILE",
     "ChannelLayout",
+    "Direction",
     "Settings",
+    "StratifyBy",
     "caller_hash_key",
     "default_review_state_dir",
 ]
 
 ChannelLayout = Literal["agent_left", "agent_right", "mono"]
+#: Which calls are eligible for the sample (pipeline/sampling.py).
+Direction = Literal["inbound", "outbound", "both"]
+#: The strata of the random draw ("none": one stratum).
+StratifyBy = Literal["none", "queue", "team", "agent_id"]
 
 #: Where a generated caller-hash key is kept, relative to the output folder.
 CALLER_HASH_KEY_FILE = Path(".callqa") / "caller_hash.key"
@@ -99,12 +105,8 @@ class Settings(BaseSettings):
         0.95, gt=0, lt=1, description="Confidence level of that margin."
     )
     min_per_agent: int = Field(4, ge=0, description="Random calls per agent per month, at least.")
-    direction: Literal["inbound", "outbound", "both"] = Field(
-        "inbound", description="Which calls are eligible."
-    )
-    stratify_by: Literal["none", "queue", "team", "agent_id"] = Field(
-        "queue", description="Strata of the random draw."
-    )
+    direction: Direction = Field("inbound", description="Which calls are eligible.")
+    stratify_by: StratifyBy = Field("queue", description="Strata of the random draw.")
     targeted_long_call_s: float | None = Field(
         1200.0, description="Add calls at least this long as targeted; unset = off."
     )

@@ -27,14 +27,16 @@ The count is vectorised (factorise the hashes, one sort, two binary searches per
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from pipeline.errors import CallLogError
+from pipeline.months import month_bounds
 
-__all__ = ["DEFAULT_FREQUENT_MIN_CALLS", "frequent_callers", "mark_repeats"]
+__all__ = ["DEFAULT_FREQUENT_MIN_CALLS", "check_call_columns", "frequent_callers", "mark_repeats"]
 
 #: Inbound calls in a calendar month that make a caller "frequent" in the monthly table.
 DEFAULT_FREQUENT_MIN_CALLS = 3
@@ -56,7 +58,7 @@ def mark_repeats(
     can matter (that date's calls and the inbound calls in the window before them): the same
     counts, for a night, at a fraction of the cost on a large log.
     """
-    _check_columns(calls, _NEEDED if call_date is None else (*_NEEDED, "call_date"))
+    check_call_columns(calls, _NEEDED if call_date is None else (*_NEEDED, "call_date"))
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, not {window_days}")
     if call_date is None:
@@ -129,14 +131,10 @@ def frequent_callers(
     first_contact and last_contact (UTC `started_at` of their first and last call that month).
     Most frequent first, ties by caller_hash. Withheld numbers (null hash) are left out.
     """
-    _check_columns(calls, (*_NEEDED, "call_date", "queue"))
-    try:
-        start = date.fromisoformat(f"{month}-01")
-    except ValueError:
-        raise ValueError(f"month must look like 2025-03, not {month!r}") from None
-    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    check_call_columns(calls, (*_NEEDED, "call_date", "queue"))
+    first, last = month_bounds(month)
     in_month = (
-        _dates_between(calls["call_date"], start, end)
+        _dates_between(calls["call_date"], first, last + timedelta(days=1))
         & (calls["direction"] == "inbound").fillna(False).to_numpy(dtype=bool)
         & calls["caller_hash"].notna().to_numpy(dtype=bool)
     )
@@ -183,7 +181,8 @@ def _utc_ns(started_at: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.where(has_time, ns, 0), has_time
 
 
-def _check_columns(calls: pd.DataFrame, needed: tuple[str, ...]) -> None:
+def check_call_columns(calls: pd.DataFrame, needed: Sequence[str]) -> None:
+    """A `CallLogError` naming the `needed` columns that `calls` (`CallLog.calls`) lacks."""
     missing = [c for c in needed if c not in calls.columns]
     if missing:
         raise CallLogError(

@@ -14,7 +14,7 @@ own output, and tests control it like any other date. Scorecards, redacted trans
 and census are statistics and are kept; `callqa subject-access --erase` (pipeline/rights.py)
 is what removes one caller's personal data from them.
 
-Every purge appends one row per place to `<out>/purges/` (`store.PURGES`): counts and dates,
+Every purge appends one row per place to `<out>/purges/` (`tables.PURGES`): counts and dates,
 never content, numbers or hashes.
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pipeline import store
+from pipeline import store, tables
 from pipeline.errors import StoreError
 
 __all__ = [
@@ -78,10 +78,10 @@ def purge_restricted(out: Path, *, today: date, keep_days: int) -> Purged:
     cutoff = cutoff_of(today, keep_days)
     if cutoff is None:
         return Purged("restricted", kept_days=keep_days)
-    gone = [d for d in store.partition_dates(out, store.RESTRICTED) if d < cutoff]
+    gone = [d for d in store.partition_dates(out, tables.RESTRICTED) if d < cutoff]
     rows = 0
     for night in gone:
-        folder = Path(out) / store.RESTRICTED.name / f"{store.PARTITION_KEY}={night.isoformat()}"
+        folder = store.partition_folder(out, tables.RESTRICTED, night)
         try:
             rows += sum(pq.ParquetFile(f).metadata.num_rows for f in folder.glob("*.parquet"))
             shutil.rmtree(folder)
@@ -164,11 +164,11 @@ def record_purges(
         }
         for p in purged
     ]
-    earlier = store.read_table(out, store.PURGES, start=day, end=day).drop(
-        columns=store.PARTITION_KEY
+    earlier = store.read_table(out, tables.PURGES, start=day, end=day).drop(
+        columns=tables.PARTITION_KEY
     )
     frame = pd.concat([earlier, pd.DataFrame(rows, columns=earlier.columns)], ignore_index=True)
-    return store.write_partition(out, store.PURGES, day, frame)
+    return store.write_partition(out, tables.PURGES, day, frame)
 
 
 def purge_expired(

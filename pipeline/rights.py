@@ -33,7 +33,6 @@ council's case reference; never the number or its hash).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,9 +42,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from pipeline import repeats, store
-from pipeline.calls import hash_caller_numbers
+from pipeline import repeats, store, tables
+from pipeline.callers import hash_caller_numbers
 from pipeline.errors import CallQAError
+from pipeline.files import atomic_write_bytes
+from pipeline.months import month_bounds
 from pipeline.retention import CACHE_DIR, Purged, record_purges
 
 __all__ = [
@@ -63,7 +64,7 @@ ERASED_PAGE = (
     "<p>This call was removed at the caller's request.</p>"
 )
 #: Tables whose rows are keyed by call id (the caller's calls are found in census/samples).
-_PER_CALL = (store.SCORECARDS, store.TRANSCRIPTS, store.RESTRICTED, store.FAILURES)
+_PER_CALL = (tables.SCORECARDS, tables.TRANSCRIPTS, tables.RESTRICTED, tables.FAILURES)
 
 
 def caller_hash(number: str, key: bytes) -> str:
@@ -105,14 +106,10 @@ class SubjectData:
         return sorted(self.calls["call_id"].astype(str))
 
 
-def _partition(out: Path, table: store.TableSpec, night: date) -> str:
-    return str(Path(out) / table.name / f"{store.PARTITION_KEY}={night.isoformat()}")
-
-
 def _calls_of(out: Path, hashed: str) -> pd.DataFrame:
     where = ds.field("caller_hash") == hashed
-    census = store.read_table(out, store.CENSUS, where=where)
-    samples = store.read_table(out, store.SAMPLES, where=where)
+    census = store.read_table(out, tables.CENSUS, where=where)
+    samples = store.read_table(out, tables.SAMPLES, where=where)
     columns = ["call_id", "call_date", "started_at", "queue", "direction"]
     calls = pd.concat([census[columns], samples[columns]]).drop_duplicates("call_id")
     calls["recorded"] = calls["call_id"].isin(census.loc[census["recorded"], "call_id"]) | calls[
@@ -146,16 +143,18 @@ def _cache_matches(out: Path, recordings: Sequence[tuple[str, str]]) -> list[tup
     return found
 
 
+def _frequent_callers_file(out: Path, month: str) -> Path:
+    return Path(out) / "reports" / month / f"{tables.FREQUENT_CALLERS.name}.parquet"
+
+
 def _report_months(out: Path, hashed: str, calls: pd.DataFrame) -> list[str]:
     months = sorted({f"{d:%Y-%m}" for d in calls["call_date"]})
     listed = []
     for month in months:
-        path = Path(out) / "reports" / month / "frequent_callers.parquet"
-        if not path.exists():
+        if not _frequent_callers_file(out, month).exists():
             continue
-        start = date.fromisoformat(f"{month}-01")
-        end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
-        census = store.read_table(out, store.CENSUS, start=start, end=end)
+        start, end = month_bounds(month)
+        census = store.read_table(out, tables.CENSUS, start=start, end=end)
         table = repeats.frequent_callers(census, month)
         if (table["caller_hash"] == hashed).any():
             listed.append(month)
@@ -174,7 +173,7 @@ def find_subject(out: Path, hashed: str, *, packs: Sequence[Path] = ()) -> Subje
         return found
     ids = found.call_ids
     first, last = min(calls["call_date"]), max(calls["call_date"])
-    for table in (store.CENSUS, store.SAMPLES):
+    for table in (tables.CENSUS, tables.SAMPLES):
         rows = store.read_table(out, table, where=ds.field("caller_hash") == hashed)
         found.holdings += _holdings(out, table, rows)
     for table in _PER_CALL:
@@ -189,7 +188,7 @@ def find_subject(out: Path, hashed: str, *, packs: Sequence[Path] = ()) -> Subje
             Holding("transcript_cache", call_id, dates.get(call_id), 1, str(entry))
         )
     for pack in packs:
-        manifest = store.read_file(Path(pack) / store.PACK_FILE, store.SCRUTINY_PACK)
+        manifest = store.read_file(Path(pack) / tables.PACK_FILE, tables.SCRUTINY_PACK)
         for row in manifest[manifest["call_id"].isin(ids)].itertuples():
             found.holdings.append(
                 Holding("pack", row.call_id, dates.get(row.call_id), 1, str(Path(pack) / row.page))
@@ -205,7 +204,7 @@ def find_subject(out: Path, hashed: str, *, packs: Sequence[Path] = ()) -> Subje
             )
     found.report_months = _report_months(out, hashed, calls)
     for month in found.report_months:
-        path = out / "reports" / month / "frequent_callers.parquet"
+        path = _frequent_callers_file(out, month)
         found.holdings.append(Holding("frequent_callers", "", None, 1, str(path)))
     return found
 
@@ -214,7 +213,7 @@ def _recordings(out: Path, calls: pd.DataFrame, first: date, last: date) -> list
     """(call_id, recording path) of the caller's calls, from samples and scorecards."""
     cards = store.read_table(
         out,
-        store.SCORECARDS,
+        tables.SCORECARDS,
         start=first,
         end=last,
         where=ds.field("call_id").isin(calls["call_id"].tolist()),
@@ -224,18 +223,20 @@ def _recordings(out: Path, calls: pd.DataFrame, first: date, last: date) -> list
     return sorted(pairs)
 
 
-def _holdings(out: Path, table: store.TableSpec, rows: pd.DataFrame) -> list[Holding]:
+def _holdings(out: Path, table: tables.TableSpec, rows: pd.DataFrame) -> list[Holding]:
     if rows.empty:
         return []
     counts = rows.groupby(["call_id", "call_date"], sort=True).size()
     return [
-        Holding(table.name, str(call_id), night, int(n), _partition(out, table, night))
+        Holding(
+            table.name, str(call_id), night, int(n), str(store.partition_folder(out, table, night))
+        )
         for (call_id, night), n in counts.items()
     ]
 
 
 def _rewrite(
-    out: Path, table: store.TableSpec, ids: set[str], nights: set[date], change: str
+    out: Path, table: tables.TableSpec, ids: set[str], nights: set[date], change: str
 ) -> Purged:
     """Rewrite each of `nights`' partitions of `table` with the caller's rows changed:
     `change` is `delete` (drop them), or the columns to clear, comma-separated."""
@@ -296,12 +297,12 @@ def erase_subject(
     for h in pages:
         _erase_pack_page(Path(h.path), h.call_id)
     steps = (
-        (store.RESTRICTED, "delete"),
-        (store.TRANSCRIPTS, "delete"),
-        (store.SCORECARDS, "evidence,recording"),
-        (store.FAILURES, "recording"),
-        (store.SAMPLES, "caller_hash,recording"),
-        (store.CENSUS, "caller_hash"),
+        (tables.RESTRICTED, "delete"),
+        (tables.TRANSCRIPTS, "delete"),
+        (tables.SCORECARDS, "evidence,recording"),
+        (tables.FAILURES, "recording"),
+        (tables.SAMPLES, "caller_hash,recording"),
+        (tables.CENSUS, "caller_hash"),
     )
     purged = [_dated("transcript_cache", cache), _dated("pack", pages)]
     purged += [_rewrite(out, t, ids, nights.get(t.name, set()), c) for t, c in steps]
@@ -325,12 +326,10 @@ def _erase_pack_page(page: Path, call_id: str) -> None:
     """Replace a pack page with a notice, delete its silenced audio, and clear the audio in
     pack.parquet (the index keeps its row: the tags in plain words are statistics)."""
     pack = page.parent
-    manifest = store.read_file(pack / store.PACK_FILE, store.SCRUTINY_PACK)
+    manifest = store.read_file(pack / tables.PACK_FILE, tables.SCRUTINY_PACK)
     mine = manifest["call_id"] == call_id
     for audio in manifest.loc[mine, "audio"].dropna():
         (pack / str(audio)).unlink(missing_ok=True)
     manifest.loc[mine, "audio"] = None
-    store.write_file(pack / store.PACK_FILE, store.SCRUTINY_PACK, manifest)
-    tmp = page.with_name(f".{page.name}.tmp")
-    tmp.write_text(ERASED_PAGE, encoding="utf-8")
-    os.replace(tmp, page)
+    store.write_file(pack / tables.PACK_FILE, tables.SCRUTINY_PACK, manifest)
+    atomic_write_bytes(page, ERASED_PAGE.encode("utf-8"))

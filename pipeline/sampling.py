@@ -1,108 +1,6 @@
 """The night's random screening sample: size, design, inclusion probabilities and weights.
 
-One call, `draw_sample`, turns the call log and a date into a `SampleDraw`: the manifest
-(one row per picked call, written to ``samples/``) and the design behind it.
-
-Sample size
------------
-Unless ``sample_size`` fixes the nightly number, it comes from the precision wanted for a
-*monthly* proportion (e.g. the avoidable-contact rate): Cochran's (1977, *Sampling Techniques*,
-3rd ed., ch. 4, sample size for proportions) ``n0 = z^2 p (1 - p) / e^2`` with the finite-population correction
-``n = n0 / (1 + (n0 - 1) / N)``, ``z`` from `scipy.stats.norm`, ``p = 0.5`` (the worst case) and
-``N`` the month's expected eligible calls, rounded *up* so the margin is met: +/- 5 points at 95%
-needs n0 = 384.1 (the "384" usually quoted), so 385 calls for an unlimited month and 357 for a
-month of 5,000 calls (Krejcie & Morgan's 1970 table gives the same). The month's sample is spread
-over its days in proportion to each day's volume: tonight draws
-``ceil(n_month x N_day / N_month)``. ``N_month`` is ``expected_monthly_calls`` when given,
-otherwise tonight's eligible calls x ``days_in_month``; it is never read from other days of the
-log, so adding rows for other days cannot change tonight's size.
-
-Design
-------
-Population: the eligible calls of the local date (``call_date == date``): direction as set
-(``inbound``, ``outbound`` or ``both``) and a recording path present (whether the file exists is
-the nightly flow's check). ``N`` calls, sorted by ``call_id``.
-
-1. Every eligible call gets the base inclusion probability ``n / N`` (proportional allocation:
-   each stratum's expected share is ``n x N_h / N``).
-2. Per-agent floor: an agent with ``N_a`` eligible calls tonight gets at least
-   ``q = min_per_agent / days_in_month`` expected random picks, i.e. each of their calls has
-   probability at least ``min(1, q / N_a)``. The monthly minimum thus becomes a nightly
-   expected quota: an agent who takes calls on every one of the month's ``days_in_month`` days
-   reaches ``min_per_agent`` picks a month on average (pass the centre's opening days as
-   ``days_in_month`` if it shuts at weekends). A call's probability is
-   ``pi_i = max(n / N, min(1, q / N_a))``: the floor only ever raises it, adding calls on top of
-   ``n``, so every agent's expected count is at least ``min(q, N_a)`` and the proportional part
-   is untouched for everyone else.
-3. Selection: calls with ``pi_i = 1`` are taken. The rest are put in order of stratum name, then
-   of a uniform random key (a random order within each stratum), and drawn by systematic
-   sampling with probabilities proportional to size: with cumulative sums ``C_i`` of ``pi_i`` and
-   one uniform start ``u`` in [0, 1), call ``i`` is picked iff some integer ``k`` has
-   ``u + k`` in ``[C_(i-1), C_i)``. Because every ``pi_i <= 1`` that happens with probability
-   exactly ``pi_i`` (Madow 1949; randomised order as in Hartley & Rao 1962; Sarndal, Swensson &
-   Wretman 1992, *Model Assisted Survey Sampling*, sec. 3.6). So ``inclusion_prob`` is each
-   call's exact first-order inclusion probability and ``weight = 1 / inclusion_prob`` gives
-   unbiased Horvitz-Thompson estimates; every eligible call has ``pi_i > 0``, so no stratum is
-   ever left out of the estimate.
-
-   When the floor does not bind (all ``pi_i = n / N``) this is exactly stratified simple random
-   sampling without replacement with proportional allocation: each stratum gets its share
-   ``N_h n / N`` rounded up or down at random (so small strata are not rounded away), the calls
-   within it are a simple random sample of that size, the night's total is exactly ``n`` and the
-   night's weights sum exactly to ``N``; a stratum's weights sum to ``N_h`` on average. When the
-   floor binds, the design is stratified pi-ps (unequal probabilities within a stratum) and the
-   weights sum to ``N`` on average. For variance, the monthly report should treat
-   (``call_date``, ``stratum``) as strata and use the with-replacement (Taylor-linearised)
-   approximation: standard, and conservative for these designs.
-
-``stratify_by = "none"`` is the same with one stratum, ``all`` (simple random sampling).
-
-Targeted additions (``sample_kind = "targeted"``): eligible calls *not* randomly picked that
-match a rule - at least ``targeted_long_call_s`` long, a caller with at least
-``targeted_repeat_min_prior`` prior inbound calls in the repeat window (see repeats.py), or a
-queue in ``watch_queues``. They have no ``inclusion_prob``/``weight`` (null) and must be left
-out of weighted estimates. The random draw is made first, over *all* eligible calls, so the
-targeted rules never change which calls are drawn at random or their probabilities; a random
-pick that matches a rule stays random and its ``reason_picked`` says so. At most
-``targeted_max`` targeted calls are kept a night (watched queues first, then the callers with
-the most prior calls, then the longest calls), so the rules cannot swamp the night.
-
-Manifest columns (``SampleDraw.manifest``, ``MANIFEST_COLUMNS``; one row per picked call,
-random picks first, each part in ``call_id`` order)
--------------------------------------------------------------------------------------------
-call_id, call_date (local date, date32), started_at (UTC), agent_id, team, queue, duration_s,
-direction, recording, channel_layout, caller_hash (the hashed caller; never a clear number)
-    copied from the call log.
-repeat_caller, prior_calls_window
-    from `repeats.mark_repeats` over the whole log (window ``repeat_window_days``).
-sample_kind
-    ``random`` or ``targeted``.
-stratum
-    the stratum's value (e.g. the queue ``council_tax``; ``all`` with no stratification;
-    ``(none)`` for a missing team).
-stratum_population, stratum_sample_size
-    eligible calls in the stratum tonight (``N_h``) and random picks drawn from it (``n_h``).
-inclusion_prob, weight
-    exact probability of being drawn at random, and ``1 / inclusion_prob``; null when targeted.
-reason_picked
-    plain English: which draw or rule picked it.
-seed, method, population
-    the run's seed; the design (``simple_random`` or ``stratified(<column>)``, plus
-    ``+agent_floor(<min_per_agent>/<days_in_month>)`` when the floor is on); eligible calls
-    tonight (``N``). The same on every row, so one file is self-describing.
-
-Re-drawing a night
-------------------
-The same call log, date, seed and settings give the identical manifest; rows for *other* dates
-do not change a night's random draw (and change the targeted picks only through the repeat
-window, as they should). To re-draw: ``callqa sample --calls LOG --out DIR --date D --seed S``
-with the same settings (sample_size or margin_of_error / confidence_level /
-expected_monthly_calls, days_in_month, stratify_by, min_per_agent, direction, the targeted
-rules, repeat_window_days, timezone and caller-hash key). By hand, with the manifest's seed
-``S``: take the eligible calls of date ``D`` sorted by ``call_id``; ``rng =
-numpy.random.default_rng([S mod 2**64, YYYYMMDD])``; ``keys = rng.random(N)`` (one per call, in
-that order), then ``u = rng.random()``; compute each ``pi_i`` as above and select as in step 3.
-NumPy's PCG64 bit stream is stable across versions; record the NumPy version with the run.
+`draw_sample` turns the call log and a date into a `SampleDraw`; the method is in docs/sampling.md.
 """
 
 from __future__ import annotations
@@ -112,16 +10,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date as Date
-from typing import Any, Literal
+from typing import NamedTuple, get_args
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy.stats import norm
 
-from pipeline.config import Settings
-from pipeline.errors import CallLogError
-from pipeline.repeats import mark_repeats
+from pipeline.config import Direction, Settings, StratifyBy
+from pipeline.repeats import check_call_columns, mark_repeats
+from pipeline.tables import SAMPLES
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -134,54 +31,13 @@ __all__ = [
     "sample_size_for_month",
 ]
 
-StratifyBy = Literal["none", "queue", "team", "agent_id"]
-Direction = Literal["inbound", "outbound", "both"]
+#: The manifest's columns: the `samples/` table's (pipeline/tables.py) less the run that drew it.
+MANIFEST_COLUMNS = tuple(name for name in SAMPLES.columns if name != "run_id")
 
-MANIFEST_COLUMNS = (
-    "call_id",
-    "call_date",
-    "started_at",
-    "agent_id",
-    "team",
-    "queue",
-    "duration_s",
-    "direction",
-    "recording",
-    "channel_layout",
-    "caller_hash",
-    "repeat_caller",
-    "prior_calls_window",
-    "sample_kind",
-    "stratum",
-    "stratum_population",
-    "stratum_sample_size",
-    "inclusion_prob",
-    "weight",
-    "reason_picked",
-    "seed",
-    "method",
-    "population",
-)
-
-_STRATIFY = ("none", "queue", "team", "agent_id")
-_DIRECTIONS = ("inbound", "outbound", "both")
-_CALL_COLUMNS = (
-    "call_id",
-    "call_date",
-    "started_at",
-    "duration_s",
-    "agent_id",
-    "team",
-    "queue",
-    "caller_hash",
-    "direction",
-    "recording",
-    "channel_layout",
-)
+#: The manifest's columns copied from the call log: those before the repeat-caller marks.
+_CALL_COLUMNS = MANIFEST_COLUMNS[: MANIFEST_COLUMNS.index("repeat_caller")]
 _MISSING_STRATUM = "(none)"
 _STRING = pd.StringDtype("pyarrow")
-_DATE = pd.ArrowDtype(pa.date32())
-_NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -247,9 +103,7 @@ def draw_night(calls: pd.DataFrame, night: Date, settings: Settings) -> NightSam
         repeat_window_days=settings.repeat_window_days,
         targeted_max=settings.targeted_max,
     )
-    census = marked
-    if settings.direction != "both":
-        census = marked[(marked["direction"] == settings.direction).fillna(False).to_numpy(bool)]
+    census = marked[_in_direction(marked, settings.direction)]
     census = census.assign(recorded=census["recording"].notna()).reset_index(drop=True)
     return NightSample(draw=draw, census=census)
 
@@ -310,6 +164,7 @@ def nightly_sample_size(
     return min(day_population, math.ceil(n_month * day_population / monthly))
 
 
+# Over 80 lines only for its signature and documented options: the named steps do the work.
 def draw_sample(
     calls: pd.DataFrame,
     *,
@@ -329,7 +184,7 @@ def draw_sample(
     repeat_window_days: int = 7,
     targeted_max: int | None = 10,
 ) -> SampleDraw:
-    """Draw the random and targeted sample of `date`'s calls (the design is in the module doc).
+    """Draw the random and targeted sample of `date`'s calls (the design: docs/sampling.md).
 
     Args:
         calls: `CallLog.calls`, the whole log (other dates are needed for repeat callers only).
@@ -356,119 +211,166 @@ def draw_sample(
             Kept in priority order: watched queues, then callers with the most prior calls,
             then the longest calls, then call_id.
     """
-    if stratify_by not in _STRATIFY:
-        raise ValueError(f"stratify_by must be one of {', '.join(_STRATIFY)}, not {stratify_by!r}")
-    if direction not in _DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction!r}")
-    if sample_size is not None and sample_size < 0:
-        raise ValueError(f"sample_size must be 0 or more, not {sample_size}")
-    if min_per_agent < 0:
-        raise ValueError(f"min_per_agent must be 0 or more, not {min_per_agent}")
-    missing = [c for c in _CALL_COLUMNS if c not in calls.columns]
-    if missing:
-        raise CallLogError(
-            f"the calls table lacks {', '.join(missing)}: pass CallLog.calls from read_call_log"
-        )
+    _check_options(calls, stratify_by, direction, sample_size, min_per_agent)
     days = days_in_month or calendar.monthrange(date.year, date.month)[1]
-    method = "simple_random" if stratify_by == "none" else f"stratified({stratify_by})"
-    if min_per_agent:
-        method += f"+agent_floor({min_per_agent}/{days})"
-
+    method = _method(stratify_by, min_per_agent, days)
     day = _with_repeats(calls, date, repeat_window_days)
-    eligible = day["recording"].notna().to_numpy(dtype=bool)
-    if direction != "both":
-        eligible &= (day["direction"] == direction).fillna(False).to_numpy(dtype=bool)
-    pool = day[eligible].sort_values("call_id", kind="stable").reset_index(drop=True)
-    population = len(pool)
-
+    pool = _eligible(day, direction)
     if sample_size is None:
         target = nightly_sample_size(
-            population,
+            len(pool),
             days_in_month=days,
             expected_monthly_calls=expected_monthly_calls,
             margin_of_error=margin_of_error,
             confidence_level=confidence_level,
         )
     else:
-        target = min(sample_size, population)
-
-    if stratify_by == "none":
-        stratum = np.full(population, "all", dtype=object)
-    else:
-        stratum = pool[stratify_by].astype(object).fillna(_MISSING_STRATUM).to_numpy()
-    # Codes number the strata in name order, the order the selection walks them in.
-    stratum_names, stratum_codes = np.unique(stratum, return_inverse=True)
-    prob = _inclusion_probabilities(pool["agent_id"], target, min_per_agent / days)
+        target = min(sample_size, len(pool))
     rng = np.random.default_rng([seed % 2**64, date.year * 10_000 + date.month * 100 + date.day])
-    picked = _systematic_pps(prob, stratum_codes, rng)
-
-    stratum_population = np.bincount(stratum_codes, minlength=len(stratum_names))
-    stratum_drawn = np.bincount(stratum_codes[picked], minlength=len(stratum_names))
-    stratum_expected = np.bincount(stratum_codes, weights=prob, minlength=len(stratum_names))
-    strata = tuple(
-        Stratum(str(name), int(size), int(drawn), float(expected))
-        for name, size, drawn, expected in zip(
-            stratum_names, stratum_population, stratum_drawn, stratum_expected, strict=True
-        )
+    drawn = _draw_random(pool, stratify_by, target, min_per_agent / days, rng)
+    rules = _targeted_rules(pool, targeted_long_call_s, targeted_repeat_min_prior, watch_queues)
+    targeted = _targeted(pool, drawn.picked, rules, targeted_max)
+    chosen = np.concatenate([np.flatnonzero(drawn.picked), np.flatnonzero(targeted)])
+    manifest = _manifest(pool, drawn, chosen, seed=seed, method=method)
+    base = target / len(pool) if len(pool) else 0.0
+    rules_chosen = [rule.at(chosen) for rule in rules]
+    manifest["reason_picked"] = _reasons(
+        manifest, rules_chosen, stratify_by, base, repeat_window_days
     )
-
-    rule_masks = _targeted_rules(
-        pool, targeted_long_call_s, targeted_repeat_min_prior, watch_queues
-    )
-    targeted = np.logical_or.reduce([m for m, _, _ in rule_masks], initial=False) & ~picked
-    if targeted_max is not None:
-        targeted = _cap_targeted(pool, targeted, rule_masks, targeted_max)
-    chosen = np.concatenate([np.flatnonzero(picked), np.flatnonzero(targeted)])
-    is_random = np.arange(len(chosen)) < picked.sum()
-    rows = pool.take(chosen)
-    codes = stratum_codes[chosen]
-    prob_chosen = np.where(is_random, prob[chosen], np.nan)
-    manifest = pd.DataFrame(
-        {
-            **{c: rows[c].array for c in _CALL_COLUMNS},
-            "repeat_caller": rows["repeat_caller"].to_numpy(dtype=bool),
-            "prior_calls_window": rows["prior_calls_window"].to_numpy(dtype=np.int32),
-            "sample_kind": pd.array(np.where(is_random, "random", "targeted"), dtype=_STRING),
-            "stratum": pd.array(stratum[chosen], dtype=_STRING),
-            "stratum_population": stratum_population[codes],
-            "stratum_sample_size": stratum_drawn[codes],
-            "inclusion_prob": prob_chosen,
-            "weight": 1.0 / prob_chosen,
-            "reason_picked": pd.array(
-                _reasons(
-                    rows,
-                    is_random,
-                    [(m[chosen], name, limit) for m, name, limit in rule_masks],
-                    stratify_by,
-                    stratum[chosen],
-                    stratum_population[codes],
-                    prob_chosen,
-                    target / population if population else 0.0,
-                    repeat_window_days,
-                ),
-                dtype=_STRING,
-            ),
-            "seed": np.full(len(chosen), seed, dtype=np.int64),
-            "method": pd.array([method] * len(chosen), dtype=_STRING),
-            "population": np.full(len(chosen), population, dtype=np.int64),
-        },
-        columns=list(MANIFEST_COLUMNS),
-    )
-    manifest = _typed(manifest)
     return SampleDraw(
         manifest=manifest,
         call_date=date,
         seed=seed,
         method=method,
         stratify_by=stratify_by,
-        population=population,
+        population=len(pool),
         day_calls=len(day),
         target_size=target,
-        expected_random_size=float(prob.sum()),
-        random_size=int(picked.sum()),
+        expected_random_size=float(drawn.prob.sum()),
+        random_size=int(drawn.picked.sum()),
         targeted_size=int(targeted.sum()),
-        strata=strata,
+        strata=drawn.strata,
     )
+
+
+class _Rule(NamedTuple):
+    """A targeted rule: which calls match it, its name and its limit in words."""
+
+    mask: np.ndarray
+    name: str
+    limit: str
+
+    def at(self, positions: np.ndarray) -> _Rule:
+        return self._replace(mask=self.mask[positions])
+
+
+@dataclass(frozen=True)
+class _RandomDraw:
+    """The random part of a night's draw, one entry per eligible call (in call_id order)."""
+
+    stratum: np.ndarray
+    #: Each call's stratum number, in stratum name order (the order the selection walks).
+    codes: np.ndarray
+    prob: np.ndarray
+    picked: np.ndarray
+    #: Per stratum number: eligible calls (N_h) and random picks (n_h).
+    stratum_population: np.ndarray
+    stratum_drawn: np.ndarray
+    strata: tuple[Stratum, ...]
+
+
+def _check_options(
+    calls: pd.DataFrame,
+    stratify_by: str,
+    direction: str,
+    sample_size: int | None,
+    min_per_agent: int,
+) -> None:
+    if stratify_by not in get_args(StratifyBy):
+        choices = ", ".join(get_args(StratifyBy))
+        raise ValueError(f"stratify_by must be one of {choices}, not {stratify_by!r}")
+    if direction not in get_args(Direction):
+        choices = ", ".join(get_args(Direction))
+        raise ValueError(f"direction must be one of {choices}, not {direction!r}")
+    if sample_size is not None and sample_size < 0:
+        raise ValueError(f"sample_size must be 0 or more, not {sample_size}")
+    if min_per_agent < 0:
+        raise ValueError(f"min_per_agent must be 0 or more, not {min_per_agent}")
+    check_call_columns(calls, _CALL_COLUMNS)
+
+
+def _method(stratify_by: str, min_per_agent: int, days: int) -> str:
+    """The design's name, as the manifest's `method` column gives it."""
+    method = "simple_random" if stratify_by == "none" else f"stratified({stratify_by})"
+    if min_per_agent:
+        method += f"+agent_floor({min_per_agent}/{days})"
+    return method
+
+
+def _in_direction(calls: pd.DataFrame, direction: str) -> np.ndarray:
+    """Which calls go the eligible way ("both": all of them)."""
+    if direction == "both":
+        return np.ones(len(calls), dtype=bool)
+    return (calls["direction"] == direction).fillna(False).to_numpy(dtype=bool)
+
+
+def _eligible(day: pd.DataFrame, direction: str) -> pd.DataFrame:
+    """The night's eligible calls (recorded, going the eligible way), in call_id order."""
+    eligible = day["recording"].notna().to_numpy(dtype=bool) & _in_direction(day, direction)
+    return day[eligible].sort_values("call_id", kind="stable").reset_index(drop=True)
+
+
+def _draw_random(
+    pool: pd.DataFrame,
+    stratify_by: str,
+    target: int,
+    agent_quota: float,
+    rng: np.random.Generator,
+) -> _RandomDraw:
+    """Inclusion probabilities and the stratified systematic draw (docs/sampling.md, steps 1-3)."""
+    if stratify_by == "none":
+        stratum = np.full(len(pool), "all", dtype=object)
+    else:
+        stratum = pool[stratify_by].astype(object).fillna(_MISSING_STRATUM).to_numpy()
+    names, codes = np.unique(stratum, return_inverse=True)
+    prob = _inclusion_probabilities(pool["agent_id"], target, agent_quota)
+    picked = _systematic_pps(prob, codes, rng)
+    population = np.bincount(codes, minlength=len(names))
+    drawn = np.bincount(codes[picked], minlength=len(names))
+    expected = np.bincount(codes, weights=prob, minlength=len(names))
+    strata = tuple(
+        Stratum(str(name), int(size), int(n), float(e))
+        for name, size, n, e in zip(names, population, drawn, expected, strict=True)
+    )
+    return _RandomDraw(stratum, codes, prob, picked, population, drawn, strata)
+
+
+def _manifest(
+    pool: pd.DataFrame, drawn: _RandomDraw, chosen: np.ndarray, *, seed: int, method: str
+) -> pd.DataFrame:
+    """The manifest's rows for the `chosen` calls (random picks first), all but the reasons."""
+    is_random = np.arange(len(chosen)) < drawn.picked.sum()
+    rows = pool.take(chosen)
+    codes = drawn.codes[chosen]
+    prob = np.where(is_random, drawn.prob[chosen], np.nan)
+    manifest = pd.DataFrame(
+        {
+            **{c: rows[c].array for c in _CALL_COLUMNS},
+            "repeat_caller": rows["repeat_caller"].to_numpy(dtype=bool),
+            "prior_calls_window": rows["prior_calls_window"].to_numpy(dtype=np.int32),
+            "sample_kind": pd.array(np.where(is_random, "random", "targeted"), dtype=_STRING),
+            "stratum": pd.array(drawn.stratum[chosen], dtype=_STRING),
+            "stratum_population": drawn.stratum_population[codes],
+            "stratum_sample_size": drawn.stratum_drawn[codes],
+            "inclusion_prob": prob,
+            "weight": 1.0 / prob,
+            "seed": np.full(len(chosen), seed, dtype=np.int64),
+            "method": pd.array([method] * len(chosen), dtype=_STRING),
+            "population": np.full(len(chosen), len(pool), dtype=np.int64),
+        },
+        columns=list(MANIFEST_COLUMNS),
+    )
+    return _typed(manifest)
 
 
 def _with_repeats(calls: pd.DataFrame, date: Date, window_days: int) -> pd.DataFrame:
@@ -486,7 +388,7 @@ def _on_date(values: pd.Series, date: Date) -> np.ndarray:
 
 
 def _inclusion_probabilities(agents: pd.Series, target: int, agent_quota: float) -> np.ndarray:
-    """pi_i = max(n / N, min(1, q / N_a)) for each eligible call (module docstring, step 2)."""
+    """pi_i = max(n / N, min(1, q / N_a)) for each eligible call (docs/sampling.md, step 2)."""
     population = len(agents)
     if population == 0:
         return np.zeros(0)
@@ -502,7 +404,7 @@ def _inclusion_probabilities(agents: pd.Series, target: int, agent_quota: float)
 def _systematic_pps(
     prob: np.ndarray, stratum_codes: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Randomised systematic pi-ps selection within stratum order (module docstring, step 3).
+    """Randomised systematic pi-ps selection within stratum order (docs/sampling.md, step 3).
 
     One key per call (in call_id order) is drawn first, then the start, so the documented
     re-draw recipe reproduces it.
@@ -526,32 +428,39 @@ def _targeted_rules(
     long_call_s: float | None,
     repeat_min_prior: int | None,
     watch_queues: Sequence[str],
-) -> list[tuple[np.ndarray, str, str]]:
-    """Each enabled targeted rule: which eligible calls match it, its name and its limit."""
+) -> list[_Rule]:
+    """Each enabled targeted rule, over the eligible calls."""
     rules = []
     if long_call_s is not None:
         long_call = (pool["duration_s"] >= long_call_s).fillna(False).to_numpy(dtype=bool)
-        rules.append((long_call, "long_call", f"at least {long_call_s:,.0f} s"))
+        rules.append(_Rule(long_call, "long_call", f"at least {long_call_s:,.0f} s"))
     if repeat_min_prior is not None:
         repeat = (pool["prior_calls_window"] >= repeat_min_prior).to_numpy(dtype=bool)
-        rules.append((repeat, "repeat_caller", f"at least {repeat_min_prior}"))
+        rules.append(_Rule(repeat, "repeat_caller", f"at least {repeat_min_prior}"))
     if watch_queues:
         watched = pool["queue"].isin(list(watch_queues)).fillna(False).to_numpy(dtype=bool)
-        rules.append((watched, "watched_queue", "watch_queues"))
+        rules.append(_Rule(watched, "watched_queue", "watch_queues"))
     return rules
 
 
+def _targeted(
+    pool: pd.DataFrame, picked: np.ndarray, rules: list[_Rule], limit: int | None
+) -> np.ndarray:
+    """Calls a rule matches that were not drawn at random, at most `limit` of them."""
+    targeted = np.logical_or.reduce([rule.mask for rule in rules], initial=False) & ~picked
+    if limit is None:
+        return targeted
+    return _cap_targeted(pool, targeted, rules, limit)
+
+
 def _cap_targeted(
-    pool: pd.DataFrame,
-    targeted: np.ndarray,
-    rules: list[tuple[np.ndarray, str, str]],
-    limit: int,
+    pool: pd.DataFrame, targeted: np.ndarray, rules: list[_Rule], limit: int
 ) -> np.ndarray:
     """Keep the `limit` highest-priority targeted calls (order in `draw_sample`'s docstring)."""
     candidates = np.flatnonzero(targeted)
     if len(candidates) <= limit:
         return targeted
-    watched = next((m for m, name, _ in rules if name == "watched_queue"), None)
+    watched = next((rule.mask for rule in rules if rule.name == "watched_queue"), None)
     rows = pool.iloc[candidates]
     ranking = pd.DataFrame(
         {
@@ -570,24 +479,20 @@ def _cap_targeted(
 
 
 def _reasons(
-    rows: pd.DataFrame,
-    is_random: np.ndarray,
-    rules: list[tuple[np.ndarray, str, str]],
-    stratify_by: str,
-    stratum: np.ndarray,
-    stratum_population: np.ndarray,
-    prob: np.ndarray,
-    base: float,
-    window_days: int,
-) -> list[str]:
-    """Plain-English `reason_picked` for each manifest row.
+    manifest: pd.DataFrame, rules: list[_Rule], stratify_by: str, base: float, window_days: int
+) -> pd.api.extensions.ExtensionArray:
+    """Plain-English `reason_picked` for each manifest row (`rules` masks are over its rows).
 
     A loop over the manifest (hundreds of rows), never over the log.
     """
-    durations = rows["duration_s"].to_numpy(dtype=float)
-    priors = rows["prior_calls_window"].to_numpy()
-    queues = rows["queue"].to_numpy()
-    agents = rows["agent_id"].to_numpy()
+    durations = manifest["duration_s"].to_numpy(dtype=float)
+    priors = manifest["prior_calls_window"].to_numpy()
+    queues = manifest["queue"].to_numpy()
+    agents = manifest["agent_id"].to_numpy()
+    is_random = (manifest["sample_kind"] == "random").to_numpy(dtype=bool)
+    stratum = manifest["stratum"].to_numpy()
+    stratum_population = manifest["stratum_population"].to_numpy()
+    prob = manifest["inclusion_prob"].to_numpy()
     rule_text = {
         "long_call": lambda i: f"the call lasted {durations[i]:,.0f} s",
         "repeat_caller": lambda i: (
@@ -596,9 +501,9 @@ def _reasons(
         "watched_queue": lambda i: f"queue {queues[i]} is under watch",
     }
     reasons = []
-    for i in range(len(rows)):
+    for i in range(len(manifest)):
         matched = "; ".join(
-            f"{rule_text[name](i)} ({limit})" for mask, name, limit in rules if mask[i]
+            f"{rule_text[rule.name](i)} ({rule.limit})" for rule in rules if rule.mask[i]
         )
         if not is_random[i]:
             reasons.append(f"targeted: {matched}")
@@ -615,40 +520,12 @@ def _reasons(
         if matched:
             text += f"; also matches targeted rules: {matched}"
         reasons.append(text)
-    return reasons
+    return pd.array(reasons, dtype=_STRING)
 
 
 def _typed(manifest: pd.DataFrame) -> pd.DataFrame:
-    """The manifest's dtypes, the same whether it has rows or not."""
-    strings = [
-        "call_id",
-        "agent_id",
-        "team",
-        "queue",
-        "direction",
-        "recording",
-        "channel_layout",
-        "caller_hash",
-        "sample_kind",
-        "stratum",
-        "reason_picked",
-        "method",
-    ]
-    types: dict[str, Any] = dict.fromkeys(strings, _STRING)
-    types |= {
-        "call_date": _DATE,
-        "started_at": "datetime64[ns, UTC]",
-        "duration_s": "float64",
-        "repeat_caller": "bool",
-        "prior_calls_window": "int32",
-        "stratum_population": "int64",
-        "stratum_sample_size": "int64",
-        "inclusion_prob": "float64",
-        "weight": "float64",
-        "seed": "int64",
-        "population": "int64",
-    }
-    for column, dtype in types.items():
+    """The manifest's dtypes (the `samples/` schema's), the same whether it has rows or not."""
+    for column, dtype in SAMPLES.pandas_types(MANIFEST_COLUMNS).items():
         if manifest[column].dtype != dtype:
             manifest[column] = manifest[column].astype(dtype)
     return manifest

@@ -1,23 +1,17 @@
-"""Arrow schemas of every output, atomic partitioned Parquet writes, and reads.
+"""Atomic partitioned Parquet writes and reads of the tables in pipeline/tables.py, and SQL.
 
-Every column list callqa writes lives here and nowhere else. Tables under `--out` are
-hive-partitioned by `call_date`: `<out>/<table>/call_date=YYYY-MM-DD/part-0.parquet`. The key
-lives in the folder name only (pandas, pyarrow and DuckDB refuse a key stored in both places),
-so `pd.read_parquet(<out>/<table>)` reads a whole table back.
+Tables under `--out` are hive-partitioned by `call_date`:
+`<out>/<table>/call_date=YYYY-MM-DD/part-0.parquet`. The key lives in the folder name only
+(pandas, pyarrow and DuckDB refuse a key stored in both places), so `pd.read_parquet(<out>/<table>)`
+reads a whole table back.
 
-A write is exactly-once per date: the rows go to a hidden temporary file in the partition folder
-(readers skip names starting with "."), are fsynced, then `os.replace`d over `part-0.parquet`.
-A re-run of a date therefore replaces that date's rows and never duplicates them, and a run
-killed half-way leaves either the old partition or the new one, never half of one.
+A write is exactly-once per date: the rows replace `part-0.parquet` atomically
+(pipeline/files.py), so a re-run of a date replaces that date's rows and never duplicates them,
+and a run killed half-way leaves either the old partition or the new one, never half of one.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import time
-import uuid
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,7 +23,28 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline.errors import StoreError
+from pipeline.files import atomic_write_table, os_error
+from pipeline.tables import (
+    CENSUS,
+    ESTIMATES,
+    FAILURES,
+    FREQUENT_CALLERS,
+    PACK_FILE,
+    PARTITION_KEY,
+    PURGES,
+    RESTRICTED,
+    RUNS,
+    SAMPLES,
+    SCORECARDS,
+    SCRUTINY_PACK,
+    TABLES,
+    TRANSCRIPTS,
+    Rows,
+    TableSpec,
+    table_spec,
+)
 
+# The table specs are re-exported for the modules that import them from here.
 __all__ = [
     "CENSUS",
     "ESTIMATES",
@@ -48,6 +63,7 @@ __all__ = [
     "TableSpec",
     "locked_connection",
     "partition_dates",
+    "partition_folder",
     "query_output",
     "read_file",
     "read_table",
@@ -56,447 +72,17 @@ __all__ = [
     "write_partition",
 ]
 
-#: The partition column: a folder name, never a column inside the files.
-PARTITION_KEY = "call_date"
 _PART_FILE = "part-0.parquet"
-#: A temporary file untouched this long was left by a killed writer (a write takes seconds).
-_STALE_TMP_S = 3600
+_KEY_TYPE = pa.date32()
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """One output table: its folder name under `--out` and its columns in order.
-
-    `schema` includes `call_date` for partitioned tables (where it is read back from the folder
-    name); `file_schema` is what is stored inside each Parquet file.
-    """
-
-    name: str
-    schema: pa.Schema
-    partitioned: bool = True
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.schema.names)
-
-    @property
-    def file_schema(self) -> pa.Schema:
-        if not self.partitioned:
-            return self.schema
-        return self.schema.remove(self.schema.get_field_index(PARTITION_KEY))
-
-
-_STR = pa.string()
-_F64 = pa.float64()
-_BOOL = pa.bool_()
-_I32 = pa.int32()
-_DATE = pa.date32()
-_TS = pa.timestamp("us", tz="UTC")
-
-#: Why a tag was given (pipeline.tagging.Evidence): the turn index and its words, with personal
-#: data already replaced by `[TYPE]`, so the text is as safe to show as `transcripts/`.
-_EVIDENCE = pa.struct([("tag", _STR), ("turn", _I32), ("text", _STR)])
-#: One caller turn's sentiment (pipeline.sentiment.TurnSentiment): a number, never the words.
-_TURN_SENTIMENT = pa.struct([("turn", _I32), ("compound", _F64)])
-
-SCORECARDS = TableSpec(
-    "scorecards",
-    pa.schema(
-        [
-            ("call_id", _STR),
-            ("call_date", _DATE),
-            ("agent_id", _STR),
-            ("team", _STR),
-            ("queue", _STR),
-            ("duration_s", _F64),
-            ("sample_kind", _STR),
-            ("stratum", _STR),
-            ("inclusion_prob", _F64),
-            ("weight", _F64),
-            ("transcript_confidence", _F64),
-            ("contact_reasons", pa.list_(_STR)),
-            ("primary_reason", _STR),
-            ("avoidable", _BOOL),
-            ("avoidable_category", _STR),
-            ("repeat_caller", _BOOL),
-            ("prior_calls_window", _I32),
-            ("greeting", _BOOL),
-            ("agent_named", _BOOL),
-            ("id_check", _BOOL),
-            ("anything_else_offered", _BOOL),
-            ("closing", _BOOL),
-            ("complaint", _BOOL),
-            ("transferred", _BOOL),
-            ("talk_ratio_agent", _F64),
-            ("silence_ratio", _F64),
-            ("overtalk_s", _F64),
-            ("pii_redactions", _I32),
-            ("qa_score", _F64),
-            ("flags", pa.list_(_STR)),
-            ("needs_review", _BOOL),
-            ("run_id", _STR),
-            ("pipeline_version", _STR),
-            # Extras beyond DESIGN.md's minimum: the evidence behind each tag and flag, and what a
-            # reviewer needs to find and play the call.
-            ("evidence", pa.list_(_EVIDENCE)),
-            ("started_at", _TS),
-            ("direction", _STR),
-            ("recording", _STR),
-            ("channel_layout", _STR),
-            ("longest_silence_s", _F64),
-            ("low_confidence", _BOOL),
-            ("transcript_status", _STR),
-            ("model", _STR),
-            # The learned tagger: each tag's calibrated probability, the reviewed tags it was
-            # unsure of, and the model's version (models/tagger/model.json).
-            ("probabilities", pa.map_(_STR, _F64)),
-            ("uncertain", pa.list_(_STR)),
-            ("tagger_version", _STR),
-            # Why the transcript is not plain "ok": no speech, a recording fault with its
-            # figures, or low confidence.
-            ("transcript_reason", _STR),
-            # Vulnerability ids the tagger found (models/vulnerability.yaml) and whether any is a
-            # safeguarding one; the words behind them are `evidence` rows `vulnerability:<id>`.
-            ("vulnerability", pa.list_(_STR)),
-            ("safeguarding", _BOOL),
-            # The caller's VADER sentiment (pipeline/sentiment.py, -1 to +1): per caller turn,
-            # and the mean over the call and over its opening and closing thirds.
-            ("caller_sentiment_turns", pa.list_(_TURN_SENTIMENT)),
-            ("caller_sentiment", _F64),
-            ("caller_sentiment_opening", _F64),
-            ("caller_sentiment_closing", _F64),
-            # Every QA check (DESIGN.md's five, which keep their columns above, and a council's
-            # own) -> passed, and each flag family of models/flags.yaml -> the tag ids found:
-            # maps, so a council's new ids never change the schema (docs/design.md).
-            ("qa_checks", pa.map_(_STR, _BOOL)),
-            ("tags", pa.map_(_STR, pa.list_(_STR))),
-        ]
-    ),
-)
-
-#: One row per turn; `text` is redacted.
-TRANSCRIPTS = TableSpec(
-    "transcripts",
-    pa.schema(
-        [
-            ("call_id", _STR),
-            ("call_date", _DATE),
-            ("turn", _I32),
-            ("speaker", _STR),
-            ("start_s", _F64),
-            ("end_s", _F64),
-            ("text", _STR),
-            ("confidence", _F64),
-        ]
-    ),
-)
-
-_WORD = pa.struct([("start_s", _F64), ("end_s", _F64), ("text", _STR), ("probability", _F64)])
-_PII = pa.struct([("type", _STR), ("start", _I32), ("end", _I32)])
-
-#: Unredacted turns for quality leads only, with word timings and the personal-data spans found
-#: in each turn, so audio can be silenced later without re-running the models.
-RESTRICTED = TableSpec(
-    "restricted",
-    pa.schema(
-        [
-            *TRANSCRIPTS.schema,
-            ("words", pa.list_(_WORD)),
-            ("pii", pa.list_(_PII)),
-            # How sure the speaker is (1.0 on a stereo channel; mono: pipeline/diarize.py).
-            ("speaker_confidence", _F64),
-        ]
-    ),
-)
-
-#: The night's sample manifest: every drawn call, why it was drawn and the design behind it
-#: (pipeline.sampling.MANIFEST_COLUMNS, documented there, plus the run that drew it).
-SAMPLES = TableSpec(
-    "samples",
-    pa.schema(
-        [
-            ("call_id", _STR),
-            ("call_date", _DATE),
-            ("started_at", _TS),
-            ("agent_id", _STR),
-            ("team", _STR),
-            ("queue", _STR),
-            ("duration_s", _F64),
-            ("direction", _STR),
-            ("recording", _STR),
-            ("channel_layout", _STR),
-            ("caller_hash", _STR),
-            ("repeat_caller", _BOOL),
-            ("prior_calls_window", _I32),
-            ("sample_kind", _STR),
-            ("stratum", _STR),
-            ("stratum_population", pa.int64()),
-            ("stratum_sample_size", pa.int64()),
-            ("inclusion_prob", _F64),
-            ("weight", _F64),
-            ("reason_picked", _STR),
-            ("seed", pa.int64()),
-            ("method", _STR),
-            ("population", pa.int64()),
-            ("run_id", _STR),
-        ]
-    ),
-)
-
-FAILURES = TableSpec(
-    "failures",
-    pa.schema(
-        [
-            ("call_id", _STR),
-            ("call_date", _DATE),
-            ("stage", _STR),
-            ("reason", _STR),
-            ("recording", _STR),
-            ("run_id", _STR),
-        ]
-    ),
-)
-
-#: Every eligible call of a night's log (the census behind the repeat-caller rate), not only the
-#: sampled ones. `caller_hash` is the keyed hash from pipeline/calls.py, never a number.
-CENSUS = TableSpec(
-    "census",
-    pa.schema(
-        [
-            ("call_id", _STR),
-            ("call_date", _DATE),
-            ("started_at", _TS),
-            ("agent_id", _STR),
-            ("team", _STR),
-            ("queue", _STR),
-            ("direction", _STR),
-            ("recorded", _BOOL),
-            ("caller_hash", _STR),
-            ("repeat_caller", _BOOL),
-            ("prior_calls_window", _I32),
-        ]
-    ),
-)
-
-#: `reports/YYYY-MM/frequent_callers.parquet`: callers who rang most in the month, pseudonymised.
-FREQUENT_CALLERS = TableSpec(
-    "frequent_callers",
-    pa.schema(
-        [
-            ("caller", _STR),
-            ("calls", pa.int64()),
-            ("queues", pa.list_(_STR)),
-            ("first_contact", _TS),
-            ("last_contact", _TS),
-        ]
-    ),
-    partitioned=False,
-)
-
-#: `reports/YYYY-MM/estimates.parquet`: one row per estimate (not partitioned).
-ESTIMATES = TableSpec(
-    "estimates",
-    pa.schema(
-        [
-            ("metric", _STR),
-            ("group", _STR),
-            ("estimate", _F64),
-            ("ci_low", _F64),
-            ("ci_high", _F64),
-            ("n_sampled", pa.int64()),
-            ("population", pa.int64()),
-            ("method", _STR),
-            # Extras: the month and the change from the month before, when there is one.
-            ("month", _STR),
-            ("previous_estimate", _F64),
-            ("change", _F64),
-            # Corrected rows (method double_sampling): the reviewed calls behind the correction.
-            ("n_reviewed", pa.int64()),
-        ]
-    ),
-    partitioned=False,
-)
-
-#: `<pack>/pack.parquet`: which call each page and silenced recording of a scrutiny pack is
-#: (file names inside the pack), so the review app can serve a pack by call id. The pack's HTML
-#: and CSV, which councillors read, never carry a call id; this file is for the review app.
-SCRUTINY_PACK = TableSpec(
-    "pack",
-    pa.schema([("call_id", _STR), ("page", _STR), ("audio", _STR)]),
-    partitioned=False,
-)
-#: The file name of `SCRUTINY_PACK` inside a pack folder.
-PACK_FILE = "pack.parquet"
-
-#: `purges/`: what each purge removed (the nightly retention purge and `callqa subject-access
-#: --erase`), one row per place purged. Counts and dates only, never content, numbers or hashes,
-#: so the log itself can be kept as long as the council needs to show it enforced its periods.
-#: `call_date` is the night (or, for an erasure, the day) of the run that purged; `kind` is
-#: `retention` or `erasure`; `cutoff` is the first date kept; `files` and `rows` what went.
-PURGES = TableSpec(
-    "purges",
-    pa.schema(
-        [
-            ("call_date", _DATE),
-            ("purged_at", _TS),
-            ("run_id", _STR),
-            ("kind", _STR),
-            ("what", _STR),
-            ("kept_days", _I32),
-            ("cutoff", _DATE),
-            ("files", pa.int64()),
-            ("rows", pa.int64()),
-            ("oldest", _DATE),
-            ("newest", _DATE),
-            ("reference", _STR),
-        ]
-    ),
-)
-
-#: `runs/`: one row per run of the nightly screening (a re-run of a night adds a row), so the
-#: review app and IT can see how each night went without Prefect: when it ran, its `state`
-#: (`completed` or `failed`), the calls `drawn`, `scored` and `failed`, the per-call
-#: `failures` counted by stage, and for a failed night the step it stopped at (`error_stage`)
-#: and the error's type (`error`). Counts, names of steps and ids only, never call content.
-RUNS = TableSpec(
-    "runs",
-    pa.schema(
-        [
-            ("call_date", _DATE),
-            ("run_id", _STR),
-            ("started_at", _TS),
-            ("finished_at", _TS),
-            ("state", _STR),
-            ("drawn", pa.int64()),
-            ("scored", pa.int64()),
-            ("failed", pa.int64()),
-            ("failures", pa.list_(pa.struct([("stage", _STR), ("calls", pa.int64())]))),
-            ("error_stage", _STR),
-            ("error", _STR),
-        ]
-    ),
-)
-
-TABLES: dict[str, TableSpec] = {
-    t.name: t
-    for t in (
-        SCORECARDS,
-        TRANSCRIPTS,
-        RESTRICTED,
-        SAMPLES,
-        FAILURES,
-        CENSUS,
-        ESTIMATES,
-        FREQUENT_CALLERS,
-        SCRUTINY_PACK,
-        PURGES,
-        RUNS,
-    )
-}
-
-
-def _spec(table: TableSpec | str) -> TableSpec:
-    if isinstance(table, TableSpec):
-        return table
-    try:
-        return TABLES[table]
-    except KeyError:
-        raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLES)}") from None
-
-
-def _os_error(exc: OSError, path: Path, doing: str) -> StoreError:
-    """Translate an OS error into what the operator has to fix."""
-    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
-        return StoreError(
-            f"disk full while {doing} {path}: free some space on that disk "
-            "or point --out at a disk with room, then run the same date again"
-        )
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StoreError(
-            f"cannot write {path}: the output folder is read-only or not writable by this user "
-            "(fix its permissions or mount, or point --out elsewhere)"
-        )
-    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
-        return StoreError(
-            f"cannot use {path}: part of that path is a file, not a folder "
-            "(move the file or point --out elsewhere)"
-        )
-    return StoreError(f"{doing} {path} failed: {exc.strerror or exc}")
-
-
-def _to_arrow(rows: pd.DataFrame | Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Rows in the table's exact column order and types; a missing or unknown column is an error."""
-    if isinstance(rows, pd.DataFrame):
-        given = set(rows.columns)
-    else:
-        given = set().union(*(r.keys() for r in rows)) if rows else set(schema.names)
-    missing = [n for n in schema.names if n not in given]
-    unknown = sorted(given - set(schema.names))
-    if missing or unknown:
-        raise StoreError(
-            f"rows do not match the schema: missing {missing}, unknown {unknown} "
-            "(column lists live in pipeline/store.py)"
-        )
-    try:
-        if isinstance(rows, pd.DataFrame):
-            return pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
-        return pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise StoreError(f"rows do not fit the schema: {exc}") from exc
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(table: pa.Table, target: Path) -> None:
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(target.parent)
-        _sweep_stale(target)
-    except OSError as exc:
-        raise _os_error(exc, target, "writing") from exc
-
-
-def _sweep_stale(target: Path) -> None:
-    """Remove temporary files a killed writer of `target` left behind.
-
-    Only old ones: a writer still at work (another run of the same date) keeps its file fresh.
-    """
-    cutoff = time.time() - _STALE_TMP_S
-    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
-        try:
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def write_partition(
-    out: Path,
-    table: TableSpec | str,
-    call_date: date,
-    rows: pd.DataFrame | Sequence[Mapping[str, Any]],
-) -> Path:
+def write_partition(out: Path, table: TableSpec | str, call_date: date, rows: Rows) -> Path:
     """Replace `<out>/<table>/call_date=<date>/` with `rows`, atomically; returns the file.
 
     `rows` may carry a `call_date` column (it must equal `call_date`; it is not stored). Zero rows
     still write an empty file, so re-running a date that now has nothing clears the old rows.
     """
-    spec = _spec(table)
+    spec = table_spec(table)
     if not spec.partitioned:
         raise StoreError(f"table {spec.name!r} is not partitioned; use write_file")
     if isinstance(rows, pd.DataFrame):
@@ -507,10 +93,10 @@ def write_partition(
         if any(PARTITION_KEY in r for r in rows):
             _check_dates({r.get(PARTITION_KEY) for r in rows}, call_date)
         rows = [{k: v for k, v in r.items() if k != PARTITION_KEY} for r in rows]
-    arrow = _to_arrow(rows, spec.file_schema)
-    folder = Path(out) / spec.name / f"{PARTITION_KEY}={call_date.isoformat()}"
+    arrow = spec.cast(rows)
+    folder = partition_folder(out, spec, call_date)
     target = folder / _PART_FILE
-    _atomic_write(arrow, target)
+    atomic_write_table(arrow, target)
     # Only part-0 belongs to a partition: anything else there is a stale leftover that would
     # otherwise be read back as duplicate rows.
     for other in folder.glob("*.parquet"):
@@ -519,18 +105,20 @@ def write_partition(
     return target
 
 
+def partition_folder(out: Path, table: TableSpec | str, call_date: date) -> Path:
+    """`<out>/<table>/call_date=<date>`: the folder holding one date's rows of `table`."""
+    return Path(out) / table_spec(table).name / f"{PARTITION_KEY}={call_date.isoformat()}"
+
+
 def _check_dates(found: set[Any], call_date: date) -> None:
     wrong = {d for d in found if pd.Timestamp(d).date() != call_date}
     if wrong:
         raise StoreError(f"rows for {sorted(map(str, wrong))} written to partition {call_date}")
 
 
-def write_file(
-    path: Path, table: TableSpec | str, rows: pd.DataFrame | Sequence[Mapping[str, Any]]
-) -> Path:
+def write_file(path: Path, table: TableSpec | str, rows: Rows) -> Path:
     """Write one unpartitioned table (e.g. a report's estimates) atomically to `path`."""
-    spec = _spec(table)
-    _atomic_write(_to_arrow(rows, spec.file_schema), Path(path))
+    atomic_write_table(table_spec(table).cast(rows), Path(path))
     return Path(path)
 
 
@@ -552,7 +140,7 @@ def read_table(
     `call_date` comes back as `datetime.date` objects. A table never written reads as an empty
     frame with the right columns.
     """
-    spec = _spec(table)
+    spec = table_spec(table)
     folder = Path(out) / spec.name
     if not folder.is_dir():
         return _empty(spec.schema)
@@ -561,19 +149,19 @@ def read_table(
             folder,
             format="parquet",
             schema=spec.schema,
-            partitioning=ds.partitioning(pa.schema([(PARTITION_KEY, _DATE)]), flavor="hive"),
+            partitioning=ds.partitioning(pa.schema([(PARTITION_KEY, _KEY_TYPE)]), flavor="hive"),
         )
         expr = None
         if start is not None:
-            expr = ds.field(PARTITION_KEY) >= pa.scalar(start, _DATE)
+            expr = ds.field(PARTITION_KEY) >= pa.scalar(start, _KEY_TYPE)
         if end is not None:
-            upper = ds.field(PARTITION_KEY) <= pa.scalar(end, _DATE)
+            upper = ds.field(PARTITION_KEY) <= pa.scalar(end, _KEY_TYPE)
             expr = upper if expr is None else expr & upper
         if where is not None:
             expr = where if expr is None else expr & where
         result = dataset.to_table(filter=expr)
     except OSError as exc:
-        raise _os_error(exc, folder, "reading") from exc
+        raise os_error(exc, folder, "reading") from exc
     except pa.ArrowInvalid as exc:
         raise StoreError(
             f"cannot read {folder}: {exc} (a file there is not callqa output; move it away)"
@@ -584,18 +172,18 @@ def read_table(
 
 def read_file(path: Path, table: TableSpec | str) -> pd.DataFrame:
     """One unpartitioned table written by `write_file`; empty if it does not exist."""
-    spec = _spec(table)
+    spec = table_spec(table)
     if not Path(path).exists():
         return _empty(spec.schema)
     try:
         return pq.read_table(path, schema=spec.schema).to_pandas()
     except OSError as exc:
-        raise _os_error(exc, Path(path), "reading") from exc
+        raise os_error(exc, Path(path), "reading") from exc
 
 
 def partition_dates(out: Path, table: TableSpec | str) -> list[date]:
     """The dates a table has partitions for, oldest first."""
-    folder = Path(out) / _spec(table).name
+    folder = Path(out) / table_spec(table).name
     if not folder.is_dir():
         return []
     found = []

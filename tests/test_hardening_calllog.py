@@ -3,7 +3,7 @@
 Three layers:
 - a property test with an independent oracle: random rows whose fields come from pools of
   known-valid and known-invalid values, written in a random encoding, column order and header
-  spelling; the good rows (by the DESIGN.md rules, computed here, not by the reader) must come
+  spelling; the good rows (by the docs/design.md rules, computed here, not by the reader) must come
   back and every other row must be rejected with its row number and a reason;
 - random bytes and random text: only `CallLogError`, never another exception;
 - a corpus of hand-made bad exports (encodings, broken structure, dates, DST, duplicates,
@@ -93,7 +93,7 @@ def assert_accounted(log: CallLog, data_rows: int) -> None:
 
 # -- the oracle property test --------------------------------------------------------------
 
-# A value, and whether DESIGN.md's rules accept it. Timestamps: naive = Europe/London.
+# A value, and whether docs/design.md's rules accept it. Timestamps: naive = Europe/London.
 STARTED = [
     ("2025-03-31T09:14:05", True),
     ("2025-03-31 17:59:59", True),
@@ -198,7 +198,7 @@ def test_good_rows_kept_bad_rows_named(
         assume(all(ord(ch) < 0x80 or ch in "é£" for ch in text))
     path = write(tmp_path_factory.mktemp("prop"), "calls.csv", encode(text, encoding))
 
-    # The oracle: DESIGN.md's rules, then the first of each call_id wins.
+    # The oracle: docs/design.md's rules, then the first of each call_id wins.
     expected: dict[int, str] = {}
     seen: set[str] = set()
     for number, row in enumerate(data, start=2):

@@ -7,6 +7,7 @@ Expected counts are worked out by hand from the definition (inbound calls by the
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.calls import read_call_log
+from pipeline.months import month_bounds
 from pipeline.repeats import frequent_callers, mark_repeats
 
 LONDON = "Europe/London"
@@ -243,6 +245,13 @@ def test_frequent_callers_month_table() -> None:
     assert frequent_callers(frame, "2025-04", min_calls=1)["caller_hash"].tolist() == ["hC"]
     with pytest.raises(ValueError, match="2025-03"):
         frequent_callers(frame, "March", min_calls=1)
+
+
+def test_month_bounds() -> None:
+    assert month_bounds("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
+    assert month_bounds("2025-12") == (date(2025, 12, 1), date(2025, 12, 31))
+    with pytest.raises(ValueError, match=r"YYYY-MM.*'2025-13'"):
+        month_bounds("2025-13")
 
 
 def test_large_log_is_vectorised() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline import store
 from pipeline.errors import StoreError
+from pipeline.files import atomic_write_bytes
 
 NIGHT = date(2025, 3, 31)
 
@@ -74,6 +75,14 @@ def test_a_killed_writers_temporary_file_is_swept_once_stale(tmp_path: Path) -> 
     assert not stale.exists()
     assert busy.exists()
     assert len(store.read_table(tmp_path, "failures")) == 2
+
+
+def test_atomic_write_bytes_replaces_the_whole_file(tmp_path: Path) -> None:
+    page = tmp_path / "pack" / "call-1.html"
+    atomic_write_bytes(page, b"<p>a long first version</p>")
+    atomic_write_bytes(page, b"<p>short</p>")
+    assert page.read_bytes() == b"<p>short</p>"
+    assert [p.name for p in page.parent.iterdir()] == ["call-1.html"]
 
 
 def test_read_filters_dates_and_missing_table_is_empty(tmp_path: Path) -> None:
