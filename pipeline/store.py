@@ -12,7 +12,6 @@ and a run killed half-way leaves either the old partition or the new one, never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any

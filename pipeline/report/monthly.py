@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline import repeats, store
 from pipeline.correction import METHOD as CORRECTION_METHOD
 from pipeline.errors import StoreError
+from pipeline.months import month_bounds
 from pipeline.report.pages import write_text
 from pipeline.report.render import render_report
 from pipeline.report.tables import frequent_callers, monthly_estimates
@@ -42,13 +43,11 @@ class MonthlyReport:
 
 
 def _month_bounds(month: str) -> tuple[date, date]:
-    """The first and last day of `month` (YYYY-MM); StoreError naming the option otherwise."""
+    """`month_bounds`, with the error naming the option."""
     try:
-        start = date.fromisoformat(f"{month}-01")
-    except ValueError:
-        raise StoreError(f"--month {month!r} is not YYYY-MM (e.g. 2025-03)") from None
-    following = (pd.Timestamp(start) + pd.offsets.MonthBegin(1)).date()
-    return start, date.fromordinal(following.toordinal() - 1)
+        return month_bounds(month)
+    except ValueError as exc:
+        raise StoreError(f"--{exc}") from None
 
 
 def _with_change(estimates: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from pipeline.errors import StoreError
+from pipeline.files import atomic_write_bytes
 
 __all__ = ["render_page", "write_text"]
 
@@ -45,11 +45,5 @@ def render_page(template: str, **context: object) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write `path` whole or not at all (through a temporary file beside it)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror} (check the folder)") from exc
+    """Write `path` whole or not at all."""
+    atomic_write_bytes(path, text.encode("utf-8"))

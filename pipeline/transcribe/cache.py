@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pipeline.audio import AudioMetrics
+from pipeline.files import atomic_write_bytes
 from pipeline.transcribe.types import TranscribeOptions, Transcript, Turn, Word
 
 __all__ = ["cache_key", "read_cached", "write_cached"]
@@ -65,15 +64,7 @@ def read_cached(cache_dir: Path, key: str, file: str) -> Transcript | None:
 
 def write_cached(cache_dir: Path, key: str, transcript: Transcript) -> None:
     """Store `transcript` under `key`, atomically (a reader never sees half a file)."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{key}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_to_cache(transcript), fh)
-        os.replace(tmp, cache_dir / f"{key}.json")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(cache_dir / f"{key}.json", json.dumps(_to_cache(transcript)).encode())
 
 
 def _to_cache(transcript: Transcript) -> dict[str, Any]:

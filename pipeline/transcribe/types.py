@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pipeline.audio import AudioMetrics
+from pipeline.config import ChannelLayout
 
-LAYOUTS = ("agent_left", "agent_right", "mono")
+#: Which channel holds whom: the call log's `channel_layout` values.
+LAYOUTS: tuple[str, ...] = get_args(ChannelLayout)
 Speaker = Literal["agent", "caller", "unknown"]
 Status = Literal["ok", "no_speech", "unreadable", "recording_fault"]
 
