@@ -203,3 +203,14 @@ def test_real_tagger_evidence_is_stored_redacted(nlp, tmp_path: Path) -> None:  
     store.write_partition(tmp_path, store.SCORECARDS, card.call_date, [card.row()])
     back = store.read_table(tmp_path, store.SCORECARDS)
     assert [dict(e) for e in back["evidence"].iloc[0]] == card.evidence
+
+
+def test_a_sampled_call_carries_columns_of_the_samples_table_only() -> None:
+    """`SampledCall` is a typed subset of a `samples/` row: its names are the table's."""
+    from dataclasses import fields
+
+    from pipeline.scorecard import SampledCall
+    from pipeline.tables import SAMPLES
+
+    names = [f.name for f in fields(SampledCall)]
+    assert set(names) <= set(SAMPLES.columns), set(names) - set(SAMPLES.columns)
