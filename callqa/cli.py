@@ -11,19 +11,26 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from callqa import people
+from callqa.options import (
+    CallsOpt,
+    DateOpt,
+    OutOpt,
+    PatternOpt,
+    RecordingsOpt,
+    SeedOpt,
+    SizeOpt,
+    console,
+    out,
+    settings_from,
+)
 from pipeline.config import Settings, caller_hash_key
 from pipeline.errors import CallQAError
 from pipeline.periods import last_night
-
-if TYPE_CHECKING:
-    from pipeline.rights import SubjectData
-    from review.retention import ReviewHoldings
 
 __all__ = ["app", "main"]
 
@@ -34,34 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-users_app = typer.Typer(help="Manage review web-app users.", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-CallsOpt = Annotated[
-    Path | None, typer.Option("--calls", help="Call log (CSV or Parquet).", show_default=False)
-]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder [CALLQA_OUT_DIR].")]
-DateOpt = Annotated[
-    str | None, typer.Option("--date", help="Night to process, YYYY-MM-DD (default: yesterday).")
-]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed [CALLQA_SEED].")]
-SizeOpt = Annotated[
-    int | None, typer.Option("--sample-size", help="Calls to draw [CALLQA_SAMPLE_SIZE].")
-]
-RecordingsOpt = Annotated[
-    Path | None,
-    typer.Option("--recordings", help="Folder of recordings [CALLQA_RECORDINGS_DIR]."),
-]
-PatternOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--filename-pattern",
-        help="Build the call log from recording names with this regex (named groups).",
-    ),
-]
+app.add_typer(people.users_app, name="users")
+app.command("subject-access")(people.subject_access)
 
 
 def main() -> None:
@@ -77,11 +58,6 @@ def main() -> None:
     except CallQAError as exc:
         console.print(f"[bold red]callqa:[/] {exc}", highlight=False)
         sys.exit(1)
-
-
-def _settings(**overrides: object) -> Settings:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)
 
 
 def _night(date: str | None, settings: Settings) -> dt.date:
@@ -141,7 +117,7 @@ def sample(
     from pipeline import store
     from pipeline.sampling import draw_night
 
-    settings = _settings(
+    settings = settings_from(
         out_dir=out_dir, sample_size=sample_size, seed=seed, recordings_dir=recordings
     )
     night = _night(date, settings)
@@ -188,7 +164,7 @@ def transcribe(
     """Transcribe recordings into speaker turns."""
     from pipeline.transcribe import format_transcript, transcribe_files
 
-    settings = _settings(channel_layout=layout)
+    settings = settings_from(channel_layout=layout)
     transcripts = transcribe_files(
         files,
         layout=settings.channel_layout,
@@ -252,7 +228,7 @@ def sql(
     """Run DuckDB SQL over the Parquet output."""
     from pipeline.store import query_output, safe_csv_cell
 
-    settings = _settings(out_dir=out_dir)
+    settings = settings_from(out_dir=out_dir)
     frame = query_output(settings.out_dir, query)
     if as_csv:
         frame.map(safe_csv_cell).to_csv(sys.stdout, index=False)
@@ -299,7 +275,7 @@ def nightly(
 ) -> None:
     """Screen a night: sample, transcribe, tag, redact, score; write Parquet."""
     _prefect_env()
-    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    settings = settings_from(out_dir=out_dir, recordings_dir=recordings)
     if calls is None:
         raise typer.BadParameter("give the call log with --calls LOG", param_hint="--calls")
     night = _night(date, settings)
@@ -334,7 +310,7 @@ def scrutiny_sample(
 ) -> None:
     """Make a scrutiny pack for councillors: random scored calls, personal data removed."""
     _prefect_env()
-    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    settings = settings_from(out_dir=out_dir, recordings_dir=recordings)
     from flows.scrutiny import run_scrutiny_sample
 
     index = run_scrutiny_sample(
@@ -358,7 +334,7 @@ def report(
 ) -> None:
     """Build the monthly reasons-for-contact and avoidable-contact report."""
     _prefect_env()
-    settings = _settings(out_dir=out_dir)
+    settings = settings_from(out_dir=out_dir)
     from flows.monthly import run_monthly_report
 
     html = run_monthly_report(settings.out_dir, month)
@@ -377,7 +353,7 @@ def deploy(
 ) -> None:
     """Serve the nightly run (02:00) and the monthly report (1st, 06:00) on their schedules."""
     _prefect_env()
-    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    settings = settings_from(out_dir=out_dir, recordings_dir=recordings)
     if calls is None:
         raise typer.BadParameter("give the call log the nightly run reads with --calls LOG")
     from flows.deploy import deploy as serve_deployments
@@ -403,7 +379,7 @@ def review(
     recordings: RecordingsOpt = None,
 ) -> None:
     """Run the review web app for quality leads and scrutiny members."""
-    settings = _settings(out_dir=out_dir, recordings_dir=recordings)
+    settings = settings_from(out_dir=out_dir, recordings_dir=recordings)
     from review.app import serve
 
     try:
@@ -422,203 +398,3 @@ def review(
         # Stop before listening, in one line: a bad key or setting is the operator's to fix.
         console.print(f"[bold red]callqa:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-
-
-@users_app.command("add")
-def users_add(
-    name: Annotated[str, typer.Argument(help="Sign-in name.")],
-    role: Annotated[str, typer.Option("--role", help="quality_lead, scrutiny or admin.")],
-    out_dir: OutOpt = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: SQLite under --out).")
-    ] = None,
-    password: Annotated[
-        str,
-        typer.Option(
-            "--password",
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CALLQA_NEW_PASSWORD",
-            help="Asked for when not given (at least 12 characters).",
-        ),
-    ] = "",
-) -> None:
-    """Add a user of the review web app."""
-    settings = _settings(out_dir=out_dir)
-    from review.db import default_db_url
-    from review.users import add_user
-
-    add_user(db or default_db_url(settings.out_dir), name, role, password)
-    out.print(f"Added {name} ({role}).", highlight=False)
-
-
-@users_app.command("scope")
-def users_scope(
-    name: Annotated[str, typer.Argument(help="A quality lead's sign-in name.")],
-    scope: Annotated[
-        str,
-        typer.Option(
-            "--scope", help='Queues or teams they may open: "queue:housing,team:Blue"; "" = all.'
-        ),
-    ],
-    out_dir: OutOpt = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: SQLite under --out).")
-    ] = None,
-) -> None:
-    """Limit a quality lead to some queues or teams (their sessions end)."""
-    settings = _settings(out_dir=out_dir)
-    from review.db import default_db_url
-    from review.users import set_scope
-
-    set_scope(db or default_db_url(settings.out_dir), name, scope)
-    out.print(f"{name} may open: {scope or 'every call'}.", highlight=False)
-
-
-@app.command("subject-access")
-def subject_access(
-    number: Annotated[
-        str,
-        typer.Option(
-            "--number",
-            prompt="Caller's phone number",
-            hide_input=True,
-            envvar="CALLQA_SUBJECT_NUMBER",
-            help="The caller's number, any UK format (asked for when not given, so it stays "
-            "out of the shell history).",
-        ),
-    ],
-    out_dir: OutOpt = None,
-    erase: Annotated[
-        bool, typer.Option("--erase", help="Remove the caller's personal data (keeps statistics).")
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Review database URL [CALLQA_REVIEW_DB_URL] (default: SQLite "
-            "under --out when there is one).",
-        ),
-    ] = None,
-    packs: Annotated[
-        list[Path] | None,
-        typer.Option("--pack", help="A scrutiny pack folder to search too (repeatable)."),
-    ] = None,
-    reference: Annotated[
-        str,
-        typer.Option(
-            "--reference", help="The request's case reference for the audit record (not a name)."
-        ),
-    ] = "",
-    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking first.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of tables.")] = False,
-) -> None:
-    """Find every call and output holding a caller's number (subject access); --erase removes it."""
-    from pipeline.config import CALLER_HASH_KEY_FILE
-    from pipeline.rights import caller_hash, find_subject
-    from review.retention import audit_rights_request, review_db_for, review_holdings
-
-    settings = _settings(out_dir=out_dir)
-    if settings.caller_hash_key is None and not (settings.out_dir / CALLER_HASH_KEY_FILE).exists():
-        # caller_hash_key() would generate a new key, under which nobody is ever found.
-        raise CallQAError(
-            f"no caller-hash key: set CALLQA_CALLER_HASH_KEY or check --out (no "
-            f"{settings.out_dir / CALLER_HASH_KEY_FILE})"
-        )
-    hashed = caller_hash(number, caller_hash_key(settings)[0])
-    db_url = review_db_for(settings.out_dir, db or settings.review_db_url)
-    found = find_subject(settings.out_dir, hashed, packs=list(packs or []))
-    held = review_holdings(db_url, found.call_ids) if db_url and found.call_ids else None
-    if held is not None and held.pack_calls:
-        registered = sorted({Path(f) for _, _, f in held.pack_calls if f} - set(packs or []))
-        found = find_subject(settings.out_dir, hashed, packs=[*(packs or []), *registered])
-    _print_subject(found, held, as_csv)
-    if db_url:
-        audit_rights_request(
-            db_url,
-            "subject_access",
-            reference,
-            f"{len(found.call_ids)} calls, {len(found.holdings)} places",
-        )
-    if erase and not found.calls.empty:
-        _erase(settings, found, db_url, reference, ask=not yes)
-
-
-def _erase(
-    settings: Settings, found: SubjectData, db_url: str | None, reference: str, *, ask: bool
-) -> None:
-    """Erase what `subject-access` found, audit it, and say what callqa cannot erase."""
-    import uuid
-
-    from pipeline.retention import Purged
-    from pipeline.rights import erase_subject
-    from review.retention import audit_rights_request, erase_review_notes
-
-    if ask:
-        typer.confirm(
-            f"Erase the caller's personal data from {len(found.holdings)} places?", abort=True
-        )
-    notes = erase_review_notes(db_url, found.call_ids) if db_url else 0
-    purged = erase_subject(
-        settings.out_dir,
-        found,
-        today=dt.datetime.now(ZoneInfo(settings.timezone)).date(),
-        run_id=f"erasure-{uuid.uuid4().hex[:12]}",
-        reference=reference or None,
-        also=[Purged("review_notes", rows=notes)] if db_url else [],
-    )
-    done = ", ".join(f"{p.what} {p.rows}" for p in purged if p.rows)
-    if db_url:
-        audit_rights_request(db_url, "subject_erasure", reference, f"rows changed: {done}")
-    console.print(
-        f"Erased ({done or 'nothing left to erase'}); logged in purges/.", highlight=False
-    )
-    for month in found.report_months:
-        console.print(
-            f"Run `callqa report --month {month}` again: its frequent callers still count them.",
-            highlight=False,
-        )
-    console.print(
-        "The phone system's call log and the original recordings are outside callqa: "
-        "erase them there too, or a re-run of these nights brings the data back.",
-        highlight=False,
-    )
-
-
-def _print_subject(found: SubjectData, held: ReviewHoldings | None, as_csv: bool) -> None:
-    """The answer to a subject access request: the calls, then every place holding them."""
-    import pandas as pd
-
-    places = pd.DataFrame(
-        [(h.place, h.call_id, h.call_date, h.rows, h.path) for h in found.holdings],
-        columns=["place", "call_id", "call_date", "rows", "path"],
-    )
-    if held is not None:
-        review = [
-            ("review_db", "", None, held.reviews, f"reviews (notes on {held.reviews_with_notes})")
-        ]
-        review += [("review_audit", t, a.date(), 1, f"{u} {act}") for a, u, act, t in held.audit]
-        places = pd.concat([places, pd.DataFrame(review, columns=places.columns)])
-    if as_csv:
-        from pipeline.store import safe_csv_cell
-
-        places.map(safe_csv_cell).to_csv(sys.stdout, index=False)
-        return
-    from rich.table import Table
-
-    console.print(
-        f"Calls from this number in the output: {len(found.calls)}"
-        + (f", {int(found.calls['sampled'].sum())} of them screened." if len(found.calls) else "."),
-        highlight=False,
-    )
-    for frame, title in (
-        (found.calls[["call_id", "call_date", "started_at", "queue", "sampled"]], "Calls"),
-        (places, "Where they are"),
-    ):
-        table = Table(title=title)
-        for column in frame.columns:
-            table.add_column(str(column))
-        for row in frame.itertuples(index=False):
-            table.add_row(*("" if v is None else str(v) for v in row))
-        out.print(table)
