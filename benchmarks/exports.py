@@ -73,6 +73,14 @@ def build_year(out: Path, n_calls: int = 20_000, days: int = 365, seed: int = 5)
                 needs_review=bool(flags),
                 evidence=[],
                 **checks,
+                # What the nightly run fills on every row, whatever the call.
+                transferred=False,
+                repeat_caller="repeat_caller" in flags,
+                low_confidence=False,
+                vulnerability=[],
+                safeguarding=False,
+                qa_checks=checks,
+                tags={},
             )
             cards.append(card)
         store.write_partition(out, store.SCORECARDS, night, cards)

@@ -1,7 +1,7 @@
 """Read-only access to the nightly output: scorecards, transcripts, reports, scrutiny packs.
 
-Everything here reads the Parquet that `callqa nightly`, `scrutiny-sample` and `report`
-write (DESIGN.md, "Outputs"), through `pipeline.store`'s readers and schemas; nothing writes.
+Everything here reads the Parquet that `callqa nightly`, `scrutiny-sample` and `report` write
+(docs/design.md, "Outputs"), through `pipeline.store`'s readers and schemas; nothing writes.
 Folder contents are cached and re-read when a file under them changes (checked at most every
 `refresh_s`), so a nightly run shows up without restarting the app while page views stay cheap.
 
@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipeline import store
@@ -46,10 +46,9 @@ AUDIO_TYPES: dict[str, str] = {
     ".webm": "audio/webm",
 }
 
+#: List columns the pages use as Python lists (pyarrow gives arrays).
 _LIST_COLUMNS = ("contact_reasons", "flags", "vulnerability")
-#: Map columns (pyarrow gives (key, value) pairs): every QA check, and a council's flag families.
-_MAP_COLUMNS = ("qa_checks", "tags")
-_QUEUE_COLUMNS = (
+_QUEUE_COLUMNS = [
     "call_id",
     "call_date",
     "queue",
@@ -64,20 +63,7 @@ _QUEUE_COLUMNS = (
     "safeguarding",
     "vulnerability",
     "tags",
-)
-_BOOL_COLUMNS = (
-    "avoidable",
-    "complaint",
-    "transferred",
-    "repeat_caller",
-    "greeting",
-    "agent_named",
-    "id_check",
-    "anything_else_offered",
-    "closing",
-    "needs_review",
-    "safeguarding",
-)
+]
 
 
 @dataclass(frozen=True)
@@ -107,11 +93,10 @@ class QueueView:
 
 @dataclass
 class PackData:
-    """What a scrutiny pack folder holds: call rows, redacted turns, silenced audio by call id."""
+    """What a scrutiny pack folder holds: its manifest's rows and silenced audio by call id."""
 
     folder: Path
     calls: pd.DataFrame
-    turns: pd.DataFrame
     audio: dict[str, Path] = field(default_factory=dict)
 
     def audio_file(self, call_id: str) -> Path | None:
@@ -154,57 +139,32 @@ def _read_output(out_dir: Path, table: store.TableSpec) -> pd.DataFrame:
     return df
 
 
-def _as_list(value: object) -> list[str]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]  # type: ignore[union-attr]
-
-
-def _as_dict(value: object) -> dict[str, object]:
-    return dict(value) if isinstance(value, list | tuple | dict) else {}  # type: ignore[arg-type]
+def _as_list(values: Iterable[object]) -> list[str]:
+    return [str(v) for v in values]
 
 
 def _normalise_calls(df: pd.DataFrame) -> pd.DataFrame:
-    """Call rows with plain Python lists, real booleans and string ids, whatever wrote them."""
-    df = df.copy()
+    """Scorecard rows with plain Python lists and dicts where pyarrow gives arrays and
+    (key, value) pairs: every QA check -> passed, and each flag family -> its tag ids."""
     for col in _LIST_COLUMNS:
-        df[col] = df[col].map(_as_list) if col in df.columns else [[] for _ in range(len(df))]
-    for col in _MAP_COLUMNS:
-        df[col] = df[col].map(_as_dict) if col in df.columns else [{} for _ in range(len(df))]
-    df["tags"] = df["tags"].map(lambda m: {k: _as_list(v) for k, v in m.items()})
-    for col in _BOOL_COLUMNS:
-        if col in df.columns:
-            df[col] = df[col].map(lambda v: bool(v) if v is not None and v is not pd.NA else False)
-    for col in ("call_id", "agent_id", "team", "queue", "primary_reason", "avoidable_category"):
-        if col in df.columns:
-            df[col] = df[col].astype(object).where(df[col].notna(), None)
-    if "call_id" in df.columns:
-        df["call_id"] = df["call_id"].astype(str)
-    if "needs_review" not in df.columns:
-        df["needs_review"] = df["flags"].map(bool)
+        df[col] = df[col].map(_as_list)
+    df["qa_checks"] = df["qa_checks"].map(dict)
+    df["tags"] = df["tags"].map(lambda pairs: {family: _as_list(ids) for family, ids in pairs})
     return df
 
 
 def _turns(table: pd.DataFrame) -> list[TurnRow]:
-    if table.empty:
-        return []
-    table = table.sort_values("turn" if "turn" in table.columns else "start_s")
-    rows = []
-    for i, r in enumerate(table.itertuples(index=False)):
-        conf = getattr(r, "confidence", None)
-        rows.append(
-            TurnRow(
-                turn=int(getattr(r, "turn", i)),
-                speaker=str(r.speaker),
-                start_s=float(r.start_s),
-                end_s=float(r.end_s),
-                text=str(r.text),
-                confidence=None if conf is None or pd.isna(conf) else float(conf),
-            )
+    return [
+        TurnRow(
+            turn=int(r.turn),
+            speaker=str(r.speaker),
+            start_s=float(r.start_s),
+            end_s=float(r.end_s),
+            text=str(r.text),
+            confidence=None if pd.isna(r.confidence) else float(r.confidence),
         )
-    return rows
+        for r in table.sort_values("turn").itertuples(index=False)
+    ]
 
 
 @lru_cache(maxsize=32)
@@ -230,7 +190,7 @@ class OutputStore:
         self.refresh_s = refresh_s
         self._lock = threading.Lock()
         self._checked = 0.0
-        self._sig: tuple[object, ...] | None = None
+        self._sig: tuple[tuple[str, int, int], ...] | None = None
         self._calls = pd.DataFrame()
         self._by_id: dict[str, int] = {}
         self._packs: dict[str, tuple[object, PackData]] = {}
@@ -239,33 +199,20 @@ class OutputStore:
 
     # -- scorecards -------------------------------------------------------------------------
     def calls(self) -> pd.DataFrame:
-        """Every scorecard row (one per sampled call), with the manifest's `recording` joined."""
+        """Every scorecard row (one per sampled call), in `store.SCORECARDS`' columns."""
         now = time.monotonic()
         if now - self._checked < self.refresh_s and self._sig is not None:
             return self._calls
         with self._lock:
             if now - self._checked < self.refresh_s and self._sig is not None:
                 return self._calls
-            cards_dir = self.out_dir / "scorecards"
-            samples_dir = self.out_dir / "samples"
-            sig = (_signature(cards_dir), _signature(samples_dir))
+            sig = _signature(self.out_dir / store.SCORECARDS.name)
             if sig != self._sig:
-                calls = _read_output(self.out_dir, store.SCORECARDS) if sig[0] else pd.DataFrame()
-                if not calls.empty:
-                    calls = _normalise_calls(calls)
-                    missing = calls["recording"].isna()
-                    if missing.any() and sig[1]:
-                        # Scorecards written without the recording: the manifest has it.
-                        samples = _read_output(self.out_dir, store.SAMPLES)
-                        rec = samples.dropna(subset=["recording"]).drop_duplicates("call_id")
-                        found = calls.loc[missing, "call_id"].map(
-                            dict(zip(rec["call_id"].astype(str), rec["recording"], strict=True))
-                        )
-                        calls.loc[missing, "recording"] = found
-                    calls = calls.drop_duplicates("call_id", keep="last").reset_index(drop=True)
+                calls = _normalise_calls(_read_output(self.out_dir, store.SCORECARDS))
+                calls = calls.drop_duplicates("call_id", keep="last").reset_index(drop=True)
                 self._calls = calls
                 self.version += 1
-                self._by_id = {cid: i for i, cid in enumerate(calls.get("call_id", []))}
+                self._by_id = {cid: i for i, cid in enumerate(calls["call_id"])}
                 self._sig = sig
             self._checked = now
             return self._calls
@@ -277,44 +224,26 @@ class OutputStore:
         cached = self._queue
         if cached is not None and cached[0] == self.version:
             return cached[1]
-        columns = [c for c in _QUEUE_COLUMNS if c in calls.columns]
-        flagged = (
-            calls[calls["needs_review"] | calls.get("safeguarding", False)][columns]
-            if not calls.empty
-            else pd.DataFrame(columns=columns)
+        flagged = calls[calls["needs_review"] | calls["safeguarding"]][_QUEUE_COLUMNS]
+        # Most urgent first: safeguarding (a council must act on it), complaints, then the most
+        # flags, then the lowest QA score.
+        order = flagged.assign(n_flags=flagged["flags"].map(len)).sort_values(
+            ["safeguarding", "complaint", "n_flags", "qa_score", "call_date"],
+            ascending=[False, False, False, True, False],
         )
-        if not flagged.empty:
-            # Most urgent first: safeguarding (a council must act on it), complaints, then the
-            # most flags, then the lowest QA score.
-            order = pd.DataFrame(
-                {
-                    "safeguarding": flagged.get("safeguarding", False),
-                    "complaint": flagged.get("complaint", False),
-                    "n_flags": flagged["flags"].map(len),
-                    "qa": flagged.get("qa_score", 0),
-                    "call_date": flagged["call_date"],
-                }
-            ).sort_values(
-                ["safeguarding", "complaint", "n_flags", "qa", "call_date"],
-                ascending=[False, False, False, True, False],
-            )
-            flagged = flagged.loc[order.index].reset_index(drop=True)
+        flagged = flagged.loc[order.index].reset_index(drop=True)
 
         def options(column: str) -> list[str]:
-            return (
-                sorted({str(v) for v in calls[column].dropna()}) if column in calls.columns else []
-            )
+            return sorted({str(v) for v in calls[column].dropna()})
 
         view = QueueView(
             calls=flagged,
             teams=options("team"),
             agents=options("agent_id"),
             queues=options("queue"),
-            flags=sorted({f for fs in calls.get("flags", []) for f in fs}),
-            reasons=sorted({r for rs in calls.get("contact_reasons", []) for r in rs}),
-            tags=sorted(
-                {f"{f}:{t}" for m in calls.get("tags", []) for f, ts in m.items() for t in ts}
-            ),
+            flags=sorted({f for fs in calls["flags"] for f in fs}),
+            reasons=sorted({r for rs in calls["contact_reasons"] for r in rs}),
+            tags=sorted({f"{f}:{t}" for m in calls["tags"] for f, ts in m.items() for t in ts}),
         )
         self._queue = (self.version, view)
         return view
@@ -374,7 +303,7 @@ class OutputStore:
         """A `scrutiny_sample` pack: its manifest's calls (in page order) and the silenced
         audio the manifest names, only files inside the folder. Nothing else in the folder is
         read: a Parquet file dropped beside the manifest is never shown to a councillor; the
-        redacted turns come from the nightly output (`pack_turns`)."""
+        redacted turns come from the nightly output (`transcript`)."""
         manifest = folder / store.PACK_FILE
         try:
             st = manifest.stat()
@@ -386,26 +315,15 @@ class OutputStore:
         if cached is not None and cached[0] == sig:
             return cached[1]
         if sig is None or manifest.is_symlink():
-            data = PackData(
-                folder=folder, calls=pd.DataFrame(columns=["call_id"]), turns=pd.DataFrame()
-            )
+            data = PackData(folder=folder, calls=pd.DataFrame(columns=["call_id"]))
         else:
-            rows = store.read_file(manifest, store.SCRUTINY_PACK)
-            rows = rows.assign(call_id=rows["call_id"].astype(str)).sort_values("page")
+            rows = store.read_file(manifest, store.SCRUTINY_PACK).sort_values("page")
             rows = rows.drop_duplicates("call_id").reset_index(drop=True)
             audio: dict[str, Path] = {}
             for call_id, name in zip(rows["call_id"], rows["audio"], strict=True):
                 path = safe_file(folder, name) if isinstance(name, str) else None
                 if path is not None and path.suffix.lower() in AUDIO_TYPES:
                     audio[call_id] = path
-            data = PackData(folder=folder, calls=rows, turns=pd.DataFrame(), audio=audio)
+            data = PackData(folder=folder, calls=rows, audio=audio)
         self._packs[key] = (sig, data)
         return data
-
-    def pack_turns(self, pack: PackData, call_id: str, call_date: str | None) -> list[TurnRow]:
-        """A pack call's redacted turns: the pack's own copy, else the nightly redacted ones."""
-        if not pack.turns.empty:
-            rows = pack.turns[pack.turns["call_id"] == call_id]
-            if not rows.empty:
-                return _turns(rows)
-        return self.transcript(call_id, call_date, restricted=False) if call_date else []

@@ -177,10 +177,10 @@ def pack_call(
     index = _numbered(rows, number)
     row = rows[index]
     call_id = row["call_id"]
-    turns = store(request).pack_turns(
-        data if data is not None else PackData(Path(), pd.DataFrame(), pd.DataFrame()),
-        call_id,
-        str(row["call_date"]) if row["call_date"] else None,
+    turns = (
+        store(request).transcript(call_id, str(row["call_date"]), restricted=False)
+        if row["call_date"]
+        else []
     )
     audit(db, request, viewer.name, viewer.role, "view_pack_call", call_id, f"pack {pack.id}")
     has_audio = data is not None and data.audio_file(call_id) is not None

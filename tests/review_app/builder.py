@@ -1,19 +1,25 @@
-"""Writes a small nightly output folder in exactly DESIGN.md's columns, for the review tests.
+"""A small nightly output folder for the review tests, written by the pipeline's own writers.
 
-The nightly flow is built elsewhere; these tests must not depend on it or on code under test,
-so this writes Parquet directly with pandas. Calls, words and figures are made up; the
-expectations the tests check come from what this builder wrote (returned as `BuiltOutput`).
-One more call, a safeguarding one (`BuiltOutput.safeguarding`), is written the day after the
-others by the pipeline's own writers (`build_scorecard`, `store.write_partition`), so its row
-has every scorecard column, `vulnerability` and `safeguarding` among them.
+Each call is made as the nightly run makes it (flows/nightly.py): a `SampledCall`, a `Transcript`
+and the `Tags` the tagger would give become a scorecard (`build_scorecard`) and turn rows
+(`transcript_rows`, `restricted_rows`), written with `store.write_partition`. The sample
+manifest and the estimates go through the same writers and schemas, and the scrutiny pack is
+written by `pipeline.report`'s pack writers, as `callqa scrutiny-sample` runs them. Calls, words,
+tags and figures are made up so each test knows what to expect; the expectations come from what
+this wrote (`BuiltOutput`) or from its Parquet.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import shutil
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +27,12 @@ import pandas as pd
 from pipeline import store
 from pipeline.audio import AudioMetrics
 from pipeline.redact import PIISpan
+from pipeline.report import (
+    choose_scrutiny_calls,
+    write_scrutiny_index,
+    write_scrutiny_manifest,
+    write_scrutiny_page,
+)
 from pipeline.scorecard import (
     SampledCall,
     Thresholds,
@@ -31,11 +43,27 @@ from pipeline.scorecard import (
 from pipeline.tagging import Evidence, QAChecks, RedactedTurn, Tags, load_qa_weights
 from pipeline.transcribe import Transcript, Turn, Word
 
-__all__ = ["PREVIOUS_MONTH", "BuiltOutput", "build_output", "write_wav"]
+__all__ = [
+    "AGENTS",
+    "PREVIOUS_MONTH",
+    "QUEUES",
+    "BuiltOutput",
+    "build_output",
+    "copy_output",
+    "rewrite_night",
+    "write_wav",
+]
 
 #: A second month of estimates (before the calls' month), for the trends.
 PREVIOUS_MONTH = "2025-02"
+FIRST_NIGHT = date(2025, 3, 3)
+#: Every call's length: its recording, its transcript and its call log row.
+CALL_S = 4.0
+RUN_ID = "run-1"
+#: Calls in the scrutiny pack.
+PACK_SIZE = 5
 
+#: queue -> (contact reason, what the caller rings about).
 QUEUES = {
     "council_tax": ("council_tax", "I'm ringing about my council tax bill, it's gone up again"),
     "waste": ("waste_recycling", "my green bin wasn't collected on Tuesday"),
@@ -48,10 +76,20 @@ QUEUES = {
 AGENTS = [("A101", "Blue"), ("A102", "Blue"), ("A203", "Green"), ("A204", "Green"), ("A305", "Red")]
 NAMES = ["Jane Smith", "Tom Okafor", "Priya Patel", "Gareth Jones", "Mary O'Neill"]
 POSTCODES = ["LS1 4AB", "BD7 1DP", "HX1 2RE", "WF1 3JT", "HD1 5QA"]
+CHECKS = ("greeting", "agent_named", "id_check", "anything_else_offered", "closing")
+
+#: What the safeguarding call's caller says, and the words its evidence quotes.
+DISCLOSURE = "Also the little boy next door, he's five, has been left on his own since Friday."
+DISCLOSED = "left on his own since Friday"
+#: The words behind the complaint and the avoidable contact: (turn, text).
+COMPLAINT = (5, "I want to make a complaint")
+CHASING = (4, "third time you've called")
 
 
 @dataclass
 class BuiltOutput:
+    """Where `build_output` wrote, and what it wrote there that the tests expect."""
+
     out_dir: Path
     recordings_dir: Path
     pack_dir: Path
@@ -62,9 +100,42 @@ class BuiltOutput:
     with_audio: list[str]
     dates: list[str]
     month: str
+    #: The caller's name in each call (of call_ids): said in the call, redacted in transcripts/.
     secrets: list[str] = field(default_factory=list)
     #: The safeguarding call (a housing complaint where a child is at risk), last of call_ids.
     safeguarding: str = ""
+    #: Each pack call's silenced audio in the pack folder (None: not included), in page order.
+    pack_audio: list[str | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One made-up call: what the call log says of it and what the tagger is to find."""
+
+    index: int
+    day: date
+    queue: str
+    agent_id: str
+    team: str
+    caller: str  # the caller's name and postcode, said in turn 3
+    postcode: str
+    checks: dict[str, bool]
+    complaint: bool
+    avoidable: bool
+    repeat_caller: bool
+    transferred: bool
+    online_account: bool  # a second contact reason
+    targeted: bool
+    confidence: float
+    safeguarding: bool = False
+
+    @property
+    def call_id(self) -> str:
+        return f"C{self.day.isoformat().replace('-', '')}-{self.index:04d}"
+
+    @property
+    def recording(self) -> str:
+        return f"{self.day.isoformat()}/{self.call_id}.wav"
 
 
 def write_wav(path: Path, seconds: float = 6.0, rate: int = 8000) -> None:
@@ -81,367 +152,374 @@ def write_wav(path: Path, seconds: float = 6.0, rate: int = 8000) -> None:
         w.writeframes(frames)
 
 
-def _turns(queue: str, name: str, postcode: str, agent_first: str) -> list[tuple[str, str, str]]:
-    """(speaker, unredacted text, redacted text) for one call."""
-    _reason, ask = QUEUES[queue]
-    pretty = queue.replace("_", " ")
-    return [
-        (
-            "agent",
-            f"Good morning, you're through to {pretty}, my name is {agent_first}, how can I help?",
-            f"Good morning, you're through to {pretty}, my name is {agent_first}, how can I help?",
-        ),
-        ("caller", f"Hello, {ask}.", f"Hello, {ask}."),
-        (
-            "agent",
-            "I can help with that. Can I take your name and postcode please?",
-            "I can help with that. Can I take your name and postcode please?",
-        ),
-        ("caller", f"It's {name}, {postcode}.", "It's [PERSON_NAME], [POSTCODE]."),
-        (
-            "agent",
-            "Thank you. I can see the account. This is the third time you've called about it, I'm sorry.",
-            "Thank you. I can see the account. This is the third time you've called about it, I'm sorry.",
-        ),
-        (
-            "caller",
-            "Honestly I want to make a complaint, nobody ever rings back.",
-            "Honestly I want to make a complaint, nobody ever rings back.",
-        ),
-        (
-            "agent",
-            "I understand. I've logged that and the team will call you within two days.",
-            "I understand. I've logged that and the team will call you within two days.",
-        ),
-        ("caller", "Okay, thanks.", "Okay, thanks."),
-    ]
+def copy_output(built: BuiltOutput, root: Path) -> BuiltOutput:
+    """A copy of `built` (everything under its root) under `root`, for a test that changes
+    what it reads: one build serves a whole session."""
+    old = built.out_dir.parent
+    shutil.copytree(old, root, dirs_exist_ok=True)
+
+    def moved(path: Path) -> Path:
+        return root / path.relative_to(old)
+
+    return dataclasses.replace(
+        built,
+        out_dir=moved(built.out_dir),
+        recordings_dir=moved(built.recordings_dir),
+        pack_dir=moved(built.pack_dir),
+        packs_dir=moved(built.packs_dir),
+    )
 
 
-#: What the safeguarding call's caller says, and the words its evidence quotes.
-DISCLOSURE = "Also the little boy next door, he's five, has been left on his own since Friday."
-DISCLOSED = "left on his own since Friday"
+def rewrite_night(
+    out: Path, table: store.TableSpec, day: date, change: Callable[[pd.DataFrame], pd.DataFrame]
+) -> None:
+    """Rewrite one night of `table` with `change` applied, as an erasure rewrites it."""
+    rows = store.read_table(out, table, start=day, end=day)
+    store.write_partition(out, table, day, change(rows))
 
 
-def _safeguarding_call(out: Path, recordings: Path, day: date, index: int, audio: bool) -> str:
-    """Write one safeguarding call (scorecard, redacted and restricted turns) for `day`, made
-    as the nightly run makes it; returns its call id."""
-    call_id = f"C{day.isoformat().replace('-', '')}-{index:04d}"
+def _regular(index: int, day: date, rng: np.random.Generator) -> _Call:
+    queue = list(QUEUES)[index % len(QUEUES)]
+    agent_id, team = AGENTS[index % len(AGENTS)]
+    return _Call(
+        index=index,
+        day=day,
+        queue=queue,
+        agent_id=agent_id,
+        team=team,
+        caller=NAMES[index % len(NAMES)],
+        postcode=POSTCODES[index % len(POSTCODES)],
+        checks={c: bool(rng.random() > 0.25) for c in CHECKS},
+        complaint=index % 5 == 0,
+        avoidable=index % 3 == 0,
+        repeat_caller=index % 4 == 0,
+        transferred=index % 9 == 0,
+        online_account=index % 7 == 0,
+        targeted=index % 6 == 0,
+        confidence=float(0.6 + 0.3 * rng.random()),
+    )
+
+
+def _safeguarding(index: int, day: date) -> _Call:
+    """A housing complaint where the caller says a child is left alone."""
     agent_id, team = AGENTS[0]
-    rec = f"{day.isoformat()}/{call_id}.wav" if audio else None
-    if rec:
-        write_wav(recordings / rec, seconds=4.0)
-    conv = _turns("housing", NAMES[0], POSTCODES[0], "Sam")
-    conv.insert(6, ("caller", DISCLOSURE, DISCLOSURE))
-    spoken = []
-    for i, (speaker, raw, _red) in enumerate(conv):
-        start = 4.0 * i / len(conv)
-        words = [Word(start, start + 0.1, w, 0.8) for w in raw.split()]
-        spoken.append(Turn(speaker, start, 4.0 * (i + 1) / len(conv), raw, 0.8, words))  # type: ignore[arg-type]
-    transcript = Transcript(
-        file=rec or "",
-        duration_s=4.0,
-        layout="agent_left",
+    return _Call(
+        index=index,
+        day=day,
+        queue="housing",
+        agent_id=agent_id,
+        team=team,
+        caller=NAMES[0],
+        postcode=POSTCODES[0],
+        checks={c: c != "anything_else_offered" for c in CHECKS},
+        complaint=True,
+        avoidable=False,
+        repeat_caller=False,
+        transferred=False,
+        online_account=False,
+        targeted=False,
         confidence=0.8,
+        safeguarding=True,
+    )
+
+
+def _conversation(call: _Call) -> list[tuple[str, str, str]]:
+    """(speaker, what was said, the redacted text) of each turn."""
+    ask = QUEUES[call.queue][1]
+    pretty = call.queue.replace("_", " ")
+    greeting = f"Good morning, you're through to {pretty}, my name is Sam, how can I help?"
+    said = [
+        ("agent", greeting),
+        ("caller", f"Hello, {ask}."),
+        ("agent", "I can help with that. Can I take your name and postcode please?"),
+        ("caller", f"It's {call.caller}, {call.postcode}."),
+        (
+            "agent",
+            "Thank you. I can see the account. "
+            "This is the third time you've called about it, I'm sorry.",
+        ),
+        ("caller", "Honestly I want to make a complaint, nobody ever rings back."),
+        ("agent", "I understand. I've logged that and the team will call you within two days."),
+        ("caller", "Okay, thanks."),
+    ]
+    if call.safeguarding:
+        said.insert(6, ("caller", DISCLOSURE))
+    turns = [(speaker, text, text) for speaker, text in said]
+    turns[3] = ("caller", said[3][1], "It's [PERSON_NAME], [POSTCODE].")
+    return turns
+
+
+def _transcript(call: _Call, conversation: list[tuple[str, str, str]]) -> Transcript:
+    """What transcription makes of the call: turns spread over its length, word by word."""
+    turns = []
+    for i, (speaker, text, _redacted) in enumerate(conversation):
+        start = CALL_S * i / len(conversation)
+        end = CALL_S * (i + 1) / len(conversation)
+        spoken = text.split()
+        step = (end - start) / len(spoken)
+        words = [
+            Word(start + k * step, start + (k + 1) * step, w, call.confidence)
+            for k, w in enumerate(spoken)
+        ]
+        turns.append(Turn(speaker, start, end, text, call.confidence, words))  # type: ignore[arg-type]
+    return Transcript(
+        file=call.recording,
+        duration_s=CALL_S,
+        layout="agent_left",
+        confidence=call.confidence,
         status="ok",
         reason=None,
-        turns=spoken,
+        turns=turns,
         metrics=AudioMetrics(
-            duration_s=4.0,
+            duration_s=CALL_S,
             talk_ratio_agent=0.55,
             silence_ratio=0.1,
             longest_silence_s=0.5,
-            overtalk_s=0.2,
+            overtalk_s=1.5,
         ),
         low_confidence=False,
         model="tiny.en",
-        audio_sha256="0" * 64,
+        audio_sha256=hashlib.sha256(call.call_id.encode()).hexdigest(),
     )
-    name_at = conv[3][1].index(NAMES[0])
-    post_at = conv[3][1].index(POSTCODES[0])
-    tags = Tags(
-        contact_reasons=["housing_repairs"],
-        primary_reason="housing_repairs",
-        avoidable=False,
-        avoidable_category=None,
-        complaint=True,
-        transferred=False,
-        qa=QAChecks(greeting=True, agent_named=True, id_check=True, closing=True),
-        evidence=[
-            Evidence("housing_repairs", 1, QUEUES["housing"][1], "r"),
-            Evidence("complaint", 5, "I want to make a complaint", "r"),
-            Evidence("vulnerability:child_at_risk", 6, DISCLOSED, "r"),
-        ],
+
+
+def _tags(call: _Call, conversation: list[tuple[str, str, str]]) -> Tags:
+    """The tags the tagger is to give, with the words behind them (named as the tagger names
+    them) and the caller's name and postcode as personal data."""
+    reason = QUEUES[call.queue][0]
+    evidence = [Evidence(f"contact_reasons:{reason}", 1, QUEUES[call.queue][1], "r")]
+    if call.avoidable:
+        evidence.append(Evidence("avoidable_category:progress_chasing", *CHASING, "r"))
+    if call.complaint:
+        evidence.append(Evidence("complaint", *COMPLAINT, "r"))
+    if call.safeguarding:
+        evidence.append(Evidence("vulnerability:child_at_risk", 6, DISCLOSED, "r"))
+    said = conversation[3][1]
+    name_at, post_at = said.index(call.caller), said.index(call.postcode)
+    return Tags(
+        contact_reasons=[reason] + (["online_account"] if call.online_account else []),
+        primary_reason=reason,
+        avoidable=call.avoidable,
+        avoidable_category="progress_chasing" if call.avoidable else None,
+        complaint=call.complaint,
+        transferred=call.transferred,
+        qa=QAChecks(**call.checks),
+        evidence=sorted(evidence, key=lambda e: e.turn),
         pii=[
-            PIISpan("person_name", 3, name_at, name_at + len(NAMES[0])),
-            PIISpan("postcode", 3, post_at, post_at + len(POSTCODES[0])),
+            PIISpan("person_name", 3, name_at, name_at + len(call.caller)),
+            PIISpan("postcode", 3, post_at, post_at + len(call.postcode)),
         ],
-        redacted_turns=[RedactedTurn(speaker, red) for speaker, _raw, red in conv],
-        vulnerability=["child_at_risk"],
-        safeguarding=True,
+        redacted_turns=[RedactedTurn(speaker, redacted) for speaker, _, redacted in conversation],
+        vulnerability=["child_at_risk"] if call.safeguarding else [],
+        safeguarding=call.safeguarding,
     )
-    sampled = SampledCall(
-        call_id=call_id,
-        call_date=day,
-        started_at=None,
-        agent_id=agent_id,
-        team=team,
-        queue="housing",
-        duration_s=180.0,
+
+
+def _sampled(call: _Call) -> SampledCall:
+    return SampledCall(
+        call_id=call.call_id,
+        call_date=call.day,
+        started_at=datetime(call.day.year, call.day.month, call.day.day, 8, tzinfo=UTC)
+        + timedelta(minutes=7 * call.index),
+        agent_id=call.agent_id,
+        team=call.team,
+        queue=call.queue,
+        duration_s=CALL_S,
         direction="inbound",
-        recording=rec,
+        recording=call.recording,
         channel_layout="agent_left",
-        sample_kind="random",
-        stratum="housing",
-        inclusion_prob=0.05,
-        weight=20.0,
-        repeat_caller=False,
-        prior_calls_window=0,
+        sample_kind="targeted" if call.targeted else "random",
+        stratum=call.queue,
+        inclusion_prob=None if call.targeted else 0.05,
+        weight=None if call.targeted else 20.0,
+        repeat_caller=call.repeat_caller,
+        prior_calls_window=3 if call.repeat_caller else 0,
     )
-    card = build_scorecard(
-        sampled,
-        transcript,
-        tags,
-        qa_weights=load_qa_weights(),
-        thresholds=Thresholds(),
-        run_id="run-1",
+
+
+def _sample_row(sampled: SampledCall) -> dict[str, Any]:
+    """The call's row of the night's sample manifest."""
+    reason = (
+        f"targeted: queue {sampled.queue} is under watch"
+        if sampled.sample_kind == "targeted"
+        else f"random: drawn at random within queue {sampled.queue} (200 eligible calls), "
+        "inclusion probability 0.05"
     )
-    store.write_partition(out, store.SCORECARDS, day, [card.row()])
-    store.write_partition(out, store.TRANSCRIPTS, day, transcript_rows(call_id, transcript, tags))
-    store.write_partition(out, store.RESTRICTED, day, restricted_rows(call_id, transcript, tags))
-    return call_id
+    return dataclasses.asdict(sampled) | {
+        "caller_hash": hashlib.sha256(f"caller {sampled.call_id}".encode()).hexdigest(),
+        "stratum_population": 200,
+        "stratum_sample_size": 10,
+        "reason_picked": reason,
+        "seed": 1,
+        "method": "stratified(queue)",
+        "population": 800,
+        "run_id": RUN_ID,
+    }
+
+
+def _write_night(out: Path, day: date, calls: list[_Call]) -> list[dict[str, Any]]:
+    """Every table of one night, scorecards last as the nightly run writes them; returns the
+    scorecard rows."""
+    samples, cards, turns, restricted = [], [], [], []
+    weights = load_qa_weights()
+    for call in calls:
+        conversation = _conversation(call)
+        transcript = _transcript(call, conversation)
+        tags = _tags(call, conversation)
+        sampled = _sampled(call)
+        card = build_scorecard(
+            sampled, transcript, tags, qa_weights=weights, thresholds=Thresholds(), run_id=RUN_ID
+        )
+        samples.append(_sample_row(sampled))
+        cards.append(card.row())
+        turns += transcript_rows(call.call_id, transcript, tags)
+        restricted += restricted_rows(call.call_id, transcript, tags)
+    store.write_partition(out, store.SAMPLES, day, samples)
+    store.write_partition(out, store.TRANSCRIPTS, day, turns)
+    store.write_partition(out, store.RESTRICTED, day, restricted)
+    store.write_partition(out, store.SCORECARDS, day, cards)
+    return cards
+
+
+def _estimates(month: str, n_sampled: int) -> list[dict[str, Any]]:
+    """The month's figures (made up) as the monthly report's estimates rows."""
+    figures = [
+        ("avoidable_rate", "all", 0.31),
+        ("complaint_rate", "all", 0.12),
+        ("transferred_rate", "all", 0.08),
+        ("repeat_caller_rate", "all", 0.22),
+    ]
+    for queue, (reason, _ask) in QUEUES.items():
+        figures.append((f"reason:{reason}", "all", 0.1 + 0.05 * len(queue) / 4))
+        figures.append(("avoidable_rate", f"queue:{queue}", 0.2 + 0.03 * len(queue)))
+    figures += [
+        ("avoidable_category:progress_chasing", "all", 0.14),
+        ("avoidable_category:repeat_contact", "all", 0.08),
+        ("avoidable_category:self_serve_available", "all", 0.06),
+    ]
+    figures += [
+        (f"qa:{check}", "all", rate)
+        for check, rate in zip(CHECKS, (0.93, 0.81, 0.74, 0.58, 0.88), strict=True)
+    ]
+    return [
+        {
+            "metric": metric,
+            "group": group,
+            "estimate": value,
+            "ci_low": max(0.0, value - 0.04),
+            "ci_high": min(1.0, value + 0.04),
+            "n_sampled": n_sampled,
+            "population": 12480,
+            "method": "taylor-logit stratified (samplics)",
+            "month": month,
+            "previous_estimate": None,
+            "change": None,
+            "n_reviewed": None,
+        }
+        for metric, group, value in figures
+    ]
+
+
+def _previous(rows: list[dict[str, Any]], n_sampled: int) -> list[dict[str, Any]]:
+    """The month before (PREVIOUS_MONTH), for the trends: other figures, one avoidable category
+    without an estimate (a gap), and the callers' sentiment (a mean only this month has)."""
+    earlier = [
+        row
+        | {
+            "estimate": max(0.0, row["estimate"] - 0.05),
+            "ci_low": max(0.0, row["ci_low"] - 0.07),
+            "ci_high": min(1.0, row["ci_high"] - 0.03),
+            "n_sampled": n_sampled - 4,
+            "month": PREVIOUS_MONTH,
+        }
+        for row in rows
+        if row["metric"] != "avoidable_category:self_serve_available"
+    ]
+    sentiment = earlier[0] | {
+        "metric": "mean:caller_sentiment",
+        "estimate": 0.21,
+        "ci_low": 0.12,
+        "ci_high": 0.3,
+        "n_sampled": n_sampled - 6,
+        "population": 12000,
+        "method": "taylor mean stratified (samplics)",
+    }
+    return [*earlier, sentiment]
+
+
+def _write_reports(out: Path, month: str, n_sampled: int) -> None:
+    """Both months' estimates, each compared with the month before as the report does, and a
+    stand-in report page for the calls' month (the app serves it as it is, sandboxed; the real
+    page is checked in tests/review_app/test_review_accessibility.py)."""
+    current = _estimates(month, n_sampled)
+    earlier = _previous(current, n_sampled)
+    before = {(r["metric"], r["group"]): r["estimate"] for r in earlier}
+    for row in current:
+        row["previous_estimate"] = before.get((row["metric"], row["group"]))
+        if row["previous_estimate"] is not None:
+            row["change"] = row["estimate"] - row["previous_estimate"]
+    for name, rows in ((month, current), (PREVIOUS_MONTH, earlier)):
+        store.write_file(out / "reports" / name / "estimates.parquet", store.ESTIMATES, rows)
+    (out / "reports" / month / "report.html").write_text(
+        "<html><body><h1>Monthly report</h1><script>window.evil = 1</script></body></html>"
+    )
+
+
+def _write_pack(
+    out: Path, recordings: Path, pack: Path, nights: list[date], with_audio: set[str]
+) -> pd.DataFrame:
+    """A scrutiny pack of the nights, as `callqa scrutiny-sample` writes it; returns its
+    manifest in page order. The seed is the first whose first two calls have a recording (the
+    pack tests play them), when any call has one."""
+    start, end = nights[0], nights[-1]
+    for seed in range(100):
+        chosen = choose_scrutiny_calls(out, start, end, PACK_SIZE, seed)
+        if not with_audio or {c.call_id for c in chosen[:2]} <= with_audio:
+            break
+    rows = [write_scrutiny_page(out, recordings, pack, call) for call in chosen]
+    write_scrutiny_manifest(pack, chosen)
+    write_scrutiny_index(pack, rows, start=start, end=end)
+    manifest = store.read_file(pack / store.PACK_FILE, store.SCRUTINY_PACK)
+    return manifest.sort_values("page").reset_index(drop=True)
 
 
 def build_output(
     root: Path, *, n_calls: int = 40, days: int = 3, seed: int = 7, audio: bool = True
 ) -> BuiltOutput:
-    """Write scorecards, samples, transcripts, restricted, a monthly report and a scrutiny pack
-    (`audio=False` leaves out the call recordings, for big load-test outputs)."""
+    """Write `n_calls` calls over `days` nights and a safeguarding call the night after, with
+    their samples, transcripts and restricted turns, two months of estimates and a scrutiny
+    pack. Every other call's recording is in the recordings folder (none with `audio=False`,
+    for big load-test outputs); the rest name a file the folder no longer holds."""
     rng = np.random.default_rng(seed)
-    out = root / "out"
-    recordings = root / "recordings"
-    packs = root / "packs"
-    pack = packs / "march"
-    first = date(2025, 3, 3)
-    dates = [(first + timedelta(days=d)).isoformat() for d in range(days)]
-    cards, samples, turns, restricted = [], [], [], []
-    call_ids, flagged, with_audio, secrets = [], [], [], []
-    for i in range(n_calls):
-        call_date = dates[i % days]
-        call_id = f"C{call_date.replace('-', '')}-{i:04d}"
-        queue = list(QUEUES)[i % len(QUEUES)]
-        reason = QUEUES[queue][0]
-        agent_id, team = AGENTS[i % len(AGENTS)]
-        complaint = i % 5 == 0
-        avoidable = i % 3 == 0
-        checks = {
-            c: bool(rng.random() > 0.25)
-            for c in ("greeting", "agent_named", "id_check", "anything_else_offered", "closing")
-        }
-        qa_score = float(round(100 * sum(checks.values()) / 5 - rng.integers(0, 8)))
-        flags = [
-            f
-            for f, on in (
-                ("complaint", complaint),
-                ("avoidable", avoidable),
-                ("low_qa", qa_score < 60),
-                ("repeat_caller", i % 4 == 0),
-            )
-            if on
-        ]
-        needs_review = bool(flags)
-        name, postcode = NAMES[i % len(NAMES)], POSTCODES[i % len(POSTCODES)]
-        secrets.append(name)
-        rec = f"{call_date}/{call_id}.wav" if i % 2 == 0 and audio else None
-        if rec:
-            write_wav(recordings / rec, seconds=4.0)
-            with_audio.append(call_id)
-        conv = _turns(queue, name, postcode, "Sam")
-        evidence = [{"tag": reason, "turn": 1, "text": QUEUES[queue][1]}]
-        if complaint:
-            evidence.append({"tag": "complaint", "turn": 5, "text": "I want to make a complaint"})
-        if avoidable:
-            evidence.append(
-                {"tag": "progress_chasing", "turn": 4, "text": "third time you've called"}
-            )
-        cards.append(
-            {
-                "call_id": call_id,
-                "call_date": call_date,
-                "agent_id": agent_id,
-                "team": team,
-                "queue": queue,
-                "duration_s": float(120 + 13 * i),
-                "sample_kind": "random" if i % 6 else "targeted",
-                "stratum": queue,
-                "inclusion_prob": 0.05,
-                "weight": 20.0,
-                "transcript_confidence": float(0.6 + 0.3 * rng.random()),
-                "contact_reasons": [reason] + (["online_account"] if i % 7 == 0 else []),
-                "primary_reason": reason,
-                "avoidable": avoidable,
-                "avoidable_category": "progress_chasing" if avoidable else None,
-                "repeat_caller": i % 4 == 0,
-                "prior_calls_window": 3 if i % 4 == 0 else 0,
-                **checks,
-                "complaint": complaint,
-                "transferred": i % 9 == 0,
-                "talk_ratio_agent": 0.55,
-                "silence_ratio": 0.1,
-                "overtalk_s": 1.5,
-                "pii_redactions": 2,
-                "qa_score": qa_score,
-                "flags": flags,
-                "needs_review": needs_review,
-                "run_id": "run-1",
-                "pipeline_version": "0.1.0",
-                "evidence": evidence,
-            }
-        )
-        samples.append(
-            {
-                "call_id": call_id,
-                "call_date": call_date,
-                "stratum": queue,
-                "inclusion_prob": 0.05,
-                "weight": 20.0,
-                "sample_kind": "random",
-                "reason": "random draw",
-                "seed": 1,
-                "population": 800,
-                "recording": rec,
-            }
-        )
-        for t, (speaker, raw, red) in enumerate(conv):
-            base = {
-                "call_id": call_id,
-                "call_date": call_date,
-                "turn": t,
-                "speaker": speaker,
-                "start_s": 4.0 * t / len(conv),
-                "end_s": 4.0 * (t + 1) / len(conv),
-                "confidence": 0.8,
-            }
-            turns.append({**base, "text": red})
-            restricted.append({**base, "text": raw})
-        call_ids.append(call_id)
-        if needs_review:
-            flagged.append(call_id)
-
-    def write(kind: str, rows: list[dict]) -> None:
-        df = pd.DataFrame(rows)
-        for day, part in df.groupby("call_date"):
-            folder = out / kind / f"call_date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            part.drop(columns="call_date").to_parquet(folder / "part-0.parquet", index=False)
-
-    write("scorecards", cards)
-    write("samples", samples)
-    write("transcripts", turns)
-    write("restricted", restricted)
-    day = first + timedelta(days=days)
-    safeguarding = _safeguarding_call(out, recordings, day, n_calls, audio)
-    dates.append(day.isoformat())
-    call_ids.append(safeguarding)
-    flagged.append(safeguarding)
-    secrets.append(NAMES[0])
-    if audio:
-        with_audio.append(safeguarding)
-
-    month = dates[0][:7]
-    est = []
-    for metric, value in (
-        ("avoidable_rate", 0.31),
-        ("complaint_rate", 0.12),
-        ("transferred_rate", 0.08),
-        ("repeat_caller_rate", 0.22),
-    ):
-        est.append((metric, "all", value))
-    for q, (reason, _ask) in QUEUES.items():
-        est.append((f"reason:{reason}", "all", 0.1 + 0.05 * len(q) / 4))
-        est.append(("avoidable_rate", f"queue:{q}", 0.2 + 0.03 * len(q)))
-    for cat, v in (
-        ("progress_chasing", 0.14),
-        ("repeat_contact", 0.08),
-        ("self_serve_available", 0.06),
-    ):
-        est.append((f"avoidable_category:{cat}", "all", v))
-    for chk, v in (
-        ("greeting", 0.93),
-        ("agent_named", 0.81),
-        ("id_check", 0.74),
-        ("anything_else_offered", 0.58),
-        ("closing", 0.88),
-    ):
-        est.append((f"qa:{chk}", "all", v))
-    estimates = pd.DataFrame(
-        [
-            {
-                "metric": m,
-                "group": g,
-                "estimate": v,
-                "ci_low": max(0.0, v - 0.04),
-                "ci_high": min(1.0, v + 0.04),
-                "n_sampled": n_calls,
-                "population": 12480,
-                "method": "stratified, weighted",
-            }
-            for m, g, v in est
-        ]
+    out, recordings, packs = root / "out", root / "recordings", root / "packs"
+    nights = [FIRST_NIGHT + timedelta(days=d) for d in range(days + 1)]
+    calls = [_regular(i, nights[i % days], rng) for i in range(n_calls)]
+    calls.append(_safeguarding(n_calls, nights[-1]))
+    with_audio = [c for c in calls if audio and (c.index % 2 == 0 or c.safeguarding)]
+    for call in with_audio:
+        write_wav(recordings / call.recording, seconds=CALL_S)
+    cards: dict[str, dict[str, Any]] = {}
+    for night in nights:
+        written = _write_night(out, night, [c for c in calls if c.day == night])
+        cards |= {card["call_id"]: card for card in written}
+    month = FIRST_NIGHT.isoformat()[:7]
+    _write_reports(out, month, n_calls)
+    call_ids = [c.call_id for c in calls]
+    manifest = _write_pack(
+        out, recordings, packs / "march", nights, {c.call_id for c in with_audio}
     )
-    (out / "reports" / month).mkdir(parents=True, exist_ok=True)
-    estimates.to_parquet(out / "reports" / month / "estimates.parquet", index=False)
-    (out / "reports" / month / "report.html").write_text(
-        "<html><body><h1>Monthly report</h1><script>window.evil = 1</script></body></html>"
-    )
-    # The month before, for trends: other figures, one avoidable category without an estimate
-    # (a gap), and the callers' sentiment (a mean, only this month has it). No report.html.
-    earlier = PREVIOUS_MONTH
-    before = estimates[estimates["metric"] != "avoidable_category:self_serve_available"].copy()
-    before["estimate"] = (before["estimate"] - 0.05).clip(lower=0.0)
-    before["ci_low"] = (before["ci_low"] - 0.07).clip(lower=0.0)
-    before["ci_high"] = (before["ci_high"] - 0.03).clip(upper=1.0)
-    before["n_sampled"] = n_calls - 4
-    sentiment = {
-        "metric": "mean:caller_sentiment",
-        "group": "all",
-        "estimate": 0.21,
-        "ci_low": 0.12,
-        "ci_high": 0.3,
-        "n_sampled": n_calls - 6,
-        "population": 12000,
-        "method": "taylor mean stratified (samplics)",
-    }
-    before = pd.concat([before, pd.DataFrame([sentiment])], ignore_index=True)
-    (out / "reports" / earlier).mkdir(parents=True, exist_ok=True)
-    before.to_parquet(out / "reports" / earlier / "estimates.parquet", index=False)
-
-    # A scrutiny pack as `callqa scrutiny-sample` writes it: pages call-001.html ..., silenced
-    # audio named after the page (only for the first three calls), and the pack.parquet manifest.
-    pack_calls = call_ids[1:6]
-    pack.mkdir(parents=True, exist_ok=True)
-    manifest = []
-    for n, cid in enumerate(pack_calls, start=1):
-        page = f"call-{n:03d}.html"
-        (pack / page).write_text(f"<html><body><h1>Call {n}</h1></body></html>")
-        audio_name = f"call-{n:03d}.wav" if n <= 3 else None
-        if audio_name:
-            write_wav(pack / audio_name, seconds=3.0)
-        manifest.append({"call_id": cid, "page": page, "audio": audio_name})
-    pd.DataFrame(manifest, columns=["call_id", "page", "audio"]).astype(object).to_parquet(
-        pack / "pack.parquet", index=False
-    )
-    (pack / "index.html").write_text("<html><body><h1>Scrutiny sample</h1></body></html>")
     return BuiltOutput(
         out_dir=out,
         recordings_dir=recordings,
-        pack_dir=pack,
+        pack_dir=packs / "march",
         packs_dir=packs,
         call_ids=call_ids,
-        flagged=flagged,
-        pack_calls=pack_calls,
-        with_audio=with_audio,
-        dates=dates,
+        flagged=[c for c in call_ids if cards[c]["needs_review"]],
+        pack_calls=list(manifest["call_id"]),
+        with_audio=[c.call_id for c in with_audio],
+        dates=[n.isoformat() for n in nights],
         month=month,
-        secrets=secrets,
-        safeguarding=safeguarding,
+        secrets=[c.caller for c in calls],
+        safeguarding=calls[-1].call_id,
+        pack_audio=[None if pd.isna(a) else str(a) for a in manifest["audio"]],
     )

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pgserver
-from builder import BuiltOutput, build_output
+from builder import BuiltOutput, build_output, copy_output
 from review_helpers import Env, make_env
 
 
@@ -52,9 +52,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> BuiltOutput:
+    """The usual output, built once; tests get their own copy (`built`)."""
+    return build_output(tmp_path_factory.mktemp("built"))
+
+
 @pytest.fixture
-def built(tmp_path: Path) -> BuiltOutput:
-    return build_output(tmp_path)
+def built(built_once: BuiltOutput, tmp_path: Path) -> BuiltOutput:
+    return copy_output(built_once, tmp_path)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from review_helpers import Env, csrf_of, make_env
 from sqlalchemy import select
 from statsmodels.stats.proportion import proportion_confint
 
+from pipeline import store
 from review.db import AuditEntry, CoachingEntry
 from review.labels import QA_CHECKS
 
@@ -55,11 +56,11 @@ def _pct(value: float) -> str:
 def test_trends_show_every_month_with_intervals_and_gaps(env: Env) -> None:
     out = env.built.out_dir
     # A report from December and none for January: the calendar has a gap month.
-    december = pd.read_parquet(out / "reports" / PREVIOUS_MONTH / "estimates.parquet")
-    (out / "reports" / "2024-12").mkdir()
-    december.assign(estimate=0.2, ci_low=0.15, ci_high=0.25).to_parquet(
-        out / "reports" / "2024-12" / "estimates.parquet", index=False
+    february = store.read_file(
+        out / "reports" / PREVIOUS_MONTH / "estimates.parquet", store.ESTIMATES
     )
+    december = february.assign(month="2024-12", estimate=0.2, ci_low=0.15, ci_high=0.25)
+    store.write_file(out / "reports" / "2024-12" / "estimates.parquet", store.ESTIMATES, december)
     tables = {
         m: pd.read_parquet(out / "reports" / m / "estimates.parquet").set_index("metric")
         for m in ("2024-12", PREVIOUS_MONTH, env.built.month)

@@ -14,7 +14,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from builder import BuiltOutput, build_output
+from builder import BuiltOutput, copy_output
 from review_helpers import Env, csrf_of
 from sqlalchemy import select
 
@@ -29,18 +29,14 @@ EXCEL = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.fixture
-def built(tmp_path: Path) -> BuiltOutput:
+def built(built_once: BuiltOutput, tmp_path: Path) -> BuiltOutput:
     """The usual built output plus one flagged call on its own night whose ids are formulas."""
-    built = build_output(tmp_path)
-    cards = pd.read_parquet(built.out_dir / "scorecards")
-    row = cards[cards["call_id"] == built.flagged[0]].drop(columns="call_date").copy()
-    row["call_id"] = HOSTILE_CALL
-    row["agent_id"] = HOSTILE_AGENT
-    row["team"] = HOSTILE_TEAM
+    built = copy_output(built_once, tmp_path)
+    cards = store.read_table(built.out_dir, store.SCORECARDS)
+    row = cards[cards["call_id"] == built.flagged[0]].drop(columns="call_date")
+    row = row.assign(call_id=HOSTILE_CALL, agent_id=HOSTILE_AGENT, team=HOSTILE_TEAM)
     night = date.fromisoformat(max(built.dates)) + timedelta(days=1)
-    folder = built.out_dir / "scorecards" / f"call_date={night}"
-    folder.mkdir(parents=True)
-    row.to_parquet(folder / "part-0.parquet", index=False)
+    store.write_partition(built.out_dir, store.SCORECARDS, night, row)
     return built
 
 

@@ -1,9 +1,10 @@
 """The review app over a REAL night: the session's `sample_night` (tests/conftest.py), screened
 once by the nightly flow, and a scrutiny pack `scrutiny_sample` makes from it.
 
-The built outputs of the other review tests are hand-written to DESIGN.md's columns; these check
-that what the pipeline really writes (scorecard `evidence`, the pack's `pack.parquet`) joins up
-with the app. Expectations come from the night's own Parquet and the sample scripts' labels.
+The built outputs of the other review tests are made-up calls put through the pipeline's writers
+(tests/review_app/builder.py); these check that what a real night screens and tags (scorecard
+`evidence`, the pack's `pack.parquet`) joins up with the app. Expectations come from the night's
+own Parquet and the sample scripts' labels.
 """
 
 from __future__ import annotations

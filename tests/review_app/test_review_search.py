@@ -13,10 +13,11 @@ from datetime import date
 import pandas as pd
 import pytest
 from browser_support import CHROMIUM, Live, browser, live, new_page, screenshot, sign_in
-from builder import BuiltOutput
+from builder import BuiltOutput, rewrite_night
 from review_helpers import Env
 from sqlalchemy import select
 
+from pipeline import store
 from review.search import SearchPage, SearchQuery, TranscriptSearch, parse_terms
 
 __all__ = ["browser", "live"]
@@ -163,9 +164,9 @@ def test_a_rewritten_or_purged_night_is_searched_as_it_now_is(built: BuiltOutput
     search = TranscriptSearch(built.out_dir, refresh_s=0)
     before = _found(_everything(search, text="leak"))
     gone = sorted(before)[0][0]
-    night = built.out_dir / "transcripts" / f"call_date={gone[1:5]}-{gone[5:7]}-{gone[7:9]}"
-    rows = pd.read_parquet(night / "part-0.parquet")
-    rows[rows["call_id"] != gone].to_parquet(night / "part-0.parquet", index=False)
+    day = date(int(gone[1:5]), int(gone[5:7]), int(gone[7:9]))
+    rewrite_night(built.out_dir, store.TRANSCRIPTS, day, lambda rows: rows[rows["call_id"] != gone])
+    night = built.out_dir / "transcripts" / f"call_date={day}"
     after = _found(_everything(search, text="leak"))
     assert after == {h for h in before if h[0] != gone} and after != before
     for part in night.glob("*.parquet"):

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from builder import write_wav
+from builder import rewrite_night, write_wav
 from review_helpers import PASSWORD, Env, csrf_of, login, served_routes
 from sqlalchemy import select
 
-from review.data import safe_file
+from pipeline import store
+from review.data import AUDIO_TYPES, safe_file
 from review.db import Assignment, AuditEntry, CoachingEntry, Review
 
 
@@ -166,13 +167,13 @@ def test_recording_paths_outside_the_recordings_folder_are_refused(
         b.call_ids[7]: "2025-03-03/../../outside.wav",
         b.call_ids[9]: "/etc/passwd",
     }
-    for folder in (b.out_dir / "samples").iterdir():
-        path = folder / "part-0.parquet"
-        df = pd.read_parquet(path)
-        df["recording"] = [
-            bad.get(c, r) for c, r in zip(df["call_id"], df["recording"], strict=True)
-        ]
-        df.to_parquet(path, index=False)
+
+    def misplaced(cards: pd.DataFrame) -> pd.DataFrame:
+        paths = zip(cards["call_id"], cards["recording"], strict=True)
+        return cards.assign(recording=[bad.get(c, r) for c, r in paths])
+
+    for night in store.partition_dates(b.out_dir, store.SCORECARDS):
+        rewrite_night(b.out_dir, store.SCORECARDS, night, misplaced)
     env.app.state.store.refresh_s = 0
     lena = env.client("lena")
     for call_id in bad:
@@ -188,8 +189,8 @@ def test_pack_audio_symlinked_outside_the_pack_is_refused(env: Env, tmp_path: Pa
     b = env.built
     secret = tmp_path / "unsilenced.wav"
     write_wav(secret, seconds=1.0)
-    (b.pack_dir / "call-001.wav").unlink()
-    os.symlink(secret, b.pack_dir / "call-001.wav")
+    (b.pack_dir / b.pack_audio[0]).unlink()
+    os.symlink(secret, b.pack_dir / b.pack_audio[0])
     sam = env.client("sam")
     page = sam.get(f"/scrutiny/packs/{env.pack_id}/calls/1").text
     assert "<audio" not in page
@@ -211,7 +212,7 @@ def test_audio_answers_byte_ranges(env: Env) -> None:
         (
             sam,
             _audio_src(sam, f"/scrutiny/packs/{env.pack_id}/calls/1"),
-            b.pack_dir / "call-001.wav",
+            b.pack_dir / b.pack_audio[0],
         ),
     ]
     for client, url, file in cases:
@@ -220,7 +221,7 @@ def test_audio_answers_byte_ranges(env: Env) -> None:
         whole = client.get(url)
         assert whole.status_code == 200 and whole.content == data
         assert whole.headers["accept-ranges"] == "bytes"
-        assert whole.headers["content-type"] == "audio/wav"
+        assert whole.headers["content-type"] == AUDIO_TYPES[file.suffix]
         first = client.get(url, headers={"Range": "bytes=0-99"})
         assert first.status_code == 206
         assert first.headers["content-range"] == f"bytes 0-99/{size}"
@@ -277,9 +278,9 @@ def test_a_pack_serves_only_what_its_manifest_names(env: Env) -> None:
     restricted = b.out_dir / "restricted" / f"call_date={b.dates[1]}" / "part-0.parquet"
     turns = pd.read_parquet(restricted)
     turns.to_parquet(b.pack_dir / "transcripts.parquet", index=False)
-    manifest = pd.read_parquet(b.pack_dir / "pack.parquet")
+    manifest = store.read_file(b.pack_dir / store.PACK_FILE, store.SCRUTINY_PACK)
     manifest.loc[3, "audio"] = "../../recordings/" + b.dates[0] + "/" + b.with_audio[0] + ".wav"
-    manifest.to_parquet(b.pack_dir / "pack.parquet", index=False)
+    store.write_file(b.pack_dir / store.PACK_FILE, store.SCRUTINY_PACK, manifest)
     sam = env.client("sam")
     for number in range(1, len(b.pack_calls) + 1):
         page = sam.get(f"/scrutiny/packs/{env.pack_id}/calls/{number}").text
