@@ -121,6 +121,13 @@ def build_year(out: Path, n_calls: int, days: int, seed: int = 11) -> int:
                 needs_review=bool(flags),
                 evidence=[],
                 vulnerability=list(base.get("vulnerability") or []),
+                # What the nightly run fills on every row, whatever the call.
+                transferred=bool(base.get("transferred")),
+                repeat_caller=False,
+                low_confidence=False,
+                safeguarding=bool(base.get("safeguarding")),
+                qa_checks={},
+                tags={},
             )
             del card["call_date"]
             cards.append(card)
