@@ -89,14 +89,14 @@ BOOLEAN_TAGS: dict[str, str] = {
     "repeat_caller": "Caller had rung recently",
 }
 
-FLAGS: dict[str, str] = {
-    "complaint": "Complaint",
+#: The queue's own flags, beside the scorecard's `complaint` and `transferred` (named by the
+#: vocabulary) and `qa:<check>` (named by `flag_label`).
+_QUEUE_FLAGS: dict[str, str] = {
     "low_confidence": "Transcript unclear",
     "low_qa": "Low quality score",
     "low_qa_score": "Low quality score",
     "avoidable": "Avoidable",
     "repeat_caller": "Repeat caller",
-    "transferred": "Transferred",
     "long_call": "Long call",
     "long_silence": "Long silence",
     "overtalk": "Talking over the caller",
@@ -105,6 +105,8 @@ FLAGS: dict[str, str] = {
     "uncertain": "Tagger unsure (a review teaches it most)",
     "safeguarding": "Safeguarding",
 }
+#: A queue flag's short name: "Complaint", not the review question.
+FLAGS: Mapping[str, str] = _Labels(lambda v: [*_pairs(v.call_flags), *_QUEUE_FLAGS.items()])
 
 #: The tags a quality lead agrees or disagrees with, in the order the form shows them.
 REVIEW_TAGS: tuple[str, ...] = (
@@ -114,7 +116,7 @@ REVIEW_TAGS: tuple[str, ...] = (
     "complaint",
     "transferred",
     "repeat_caller",
-    # DESIGN.md's checks: the columns a review's verdicts are compared with.
+    # docs/design.md's checks: the columns a review's verdicts are compared with.
     *DESIGN_IDS["checks"],
 )
 

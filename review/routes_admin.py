@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import math
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from pipeline.errors import CallQAError
 from review.db import ROLES, AuditEntry, Pack, PackGrant, User
 from review.security import hash_password, password_problem
 from review.sessions import revoke_user
 from review.users import MIN_PASSWORD_LENGTH, create_pack, parse_scope, validate_new_user
-from review.web import Viewer, audit, csrf_form, get_db, render, require, store
+from review.web import AdminViewer, DbSession, PostedForm, audit_by, paged, render, store
 
 __all__ = ["AUDIT_PAGE_SIZE", "router"]
 
 router = APIRouter(prefix="/admin")
-admin = require("admin")
 
 AUDIT_PAGE_SIZE = 100
 
@@ -40,21 +35,12 @@ def _users_page(
 
 
 @router.get("/users")
-def users(
-    request: Request,
-    viewer: Annotated[Viewer, Depends(admin)],
-    db: Annotated[Session, Depends(get_db)],
-) -> Response:
+def users(request: Request, viewer: AdminViewer, db: DbSession) -> Response:
     return _users_page(request, db)
 
 
 @router.post("/users")
-def add_user(
-    request: Request,
-    viewer: Annotated[Viewer, Depends(admin)],
-    form: Annotated[FormData, Depends(csrf_form)],
-    db: Annotated[Session, Depends(get_db)],
-) -> Response:
+def add_user(request: Request, viewer: AdminViewer, form: PostedForm, db: DbSession) -> Response:
     name = str(form.get("name", "")).strip()
     role = str(form.get("role", ""))
     password = str(form.get("password", ""))
@@ -70,17 +56,13 @@ def add_user(
             problem = f"A user called {name} already exists."
     if problem:
         return _users_page(request, db, problem, 400)
-    audit(db, request, viewer.name, viewer.role, "user_added", name, f"role {role}")
+    audit_by(db, request, viewer, "user_added", name, f"role {role}")
     return RedirectResponse("/admin/users", 303)
 
 
 @router.post("/users/{user_id}")
 def change_user(
-    request: Request,
-    user_id: int,
-    viewer: Annotated[Viewer, Depends(admin)],
-    form: Annotated[FormData, Depends(csrf_form)],
-    db: Annotated[Session, Depends(get_db)],
+    request: Request, user_id: int, viewer: AdminViewer, form: PostedForm, db: DbSession
 ) -> Response:
     user = db.get(User, user_id)
     if user is None:
@@ -117,7 +99,7 @@ def change_user(
     if changes:
         # A copied cookie must not outlive the change: every session of theirs ends.
         revoke_user(db, user.id)
-        audit(db, request, viewer.name, viewer.role, "user_changed", user.name, "; ".join(changes))
+        audit_by(db, request, viewer, "user_changed", user.name, "; ".join(changes))
     return RedirectResponse("/admin/users", 303)
 
 
@@ -142,21 +124,12 @@ def _packs_page(
 
 
 @router.get("/packs")
-def packs(
-    request: Request,
-    viewer: Annotated[Viewer, Depends(admin)],
-    db: Annotated[Session, Depends(get_db)],
-) -> Response:
+def packs(request: Request, viewer: AdminViewer, db: DbSession) -> Response:
     return _packs_page(request, db)
 
 
 @router.post("/packs")
-def add_pack(
-    request: Request,
-    viewer: Annotated[Viewer, Depends(admin)],
-    form: Annotated[FormData, Depends(csrf_form)],
-    db: Annotated[Session, Depends(get_db)],
-) -> Response:
+def add_pack(request: Request, viewer: AdminViewer, form: PostedForm, db: DbSession) -> Response:
     folder_text = str(form.get("folder", "")).strip()
     ids = str(form.get("call_ids", "")).replace(",", "\n").splitlines()
     try:
@@ -173,19 +146,13 @@ def add_pack(
     except CallQAError as exc:
         db.rollback()
         return _packs_page(request, db, str(exc), 400)
-    audit(
-        db, request, viewer.name, viewer.role, "pack_added", pack.name, f"{len(pack.calls)} calls"
-    )
+    audit_by(db, request, viewer, "pack_added", pack.name, f"{len(pack.calls)} calls")
     return RedirectResponse("/admin/packs", 303)
 
 
 @router.post("/packs/{pack_id}/grants")
 def grant(
-    request: Request,
-    pack_id: int,
-    viewer: Annotated[Viewer, Depends(admin)],
-    form: Annotated[FormData, Depends(csrf_form)],
-    db: Annotated[Session, Depends(get_db)],
+    request: Request, pack_id: int, viewer: AdminViewer, form: PostedForm, db: DbSession
 ) -> Response:
     pack = db.get(Pack, pack_id)
     user_id = str(form.get("user_id", ""))
@@ -197,7 +164,7 @@ def grant(
     if db.get(PackGrant, (pack.id, user.id)) is None:
         db.add(PackGrant(pack_id=pack.id, user_id=user.id))
         db.commit()
-        audit(db, request, viewer.name, viewer.role, "pack_granted", pack.name, f"to {user.name}")
+        audit_by(db, request, viewer, "pack_granted", pack.name, f"to {user.name}")
     return RedirectResponse("/admin/packs", 303)
 
 
@@ -206,9 +173,9 @@ def revoke(
     request: Request,
     pack_id: int,
     user_id: int,
-    viewer: Annotated[Viewer, Depends(admin)],
-    _form: Annotated[FormData, Depends(csrf_form)],
-    db: Annotated[Session, Depends(get_db)],
+    viewer: AdminViewer,
+    _form: PostedForm,
+    db: DbSession,
 ) -> Response:
     grant = db.get(PackGrant, (pack_id, user_id))
     if grant is None:
@@ -217,11 +184,10 @@ def revoke(
     user = db.get(User, user_id)
     db.delete(grant)
     db.commit()
-    audit(
+    audit_by(
         db,
         request,
-        viewer.name,
-        viewer.role,
+        viewer,
         "pack_revoked",
         pack.name if pack else str(pack_id),
         f"from {user.name if user else user_id}",
@@ -236,8 +202,8 @@ def audit_log(
     user: str = "",
     action: str = "",
     page: int = 1,
-    viewer: Annotated[Viewer, Depends(admin)],
-    db: Annotated[Session, Depends(get_db)],
+    viewer: AdminViewer,
+    db: DbSession,
 ) -> Response:
     query = select(AuditEntry)
     if user:
@@ -245,8 +211,7 @@ def audit_log(
     if action:
         query = query.where(AuditEntry.action == action)
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, math.ceil(total / AUDIT_PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    page, pages = paged(total, page, AUDIT_PAGE_SIZE)
     entries = db.scalars(
         query.order_by(AuditEntry.id.desc())
         .offset((page - 1) * AUDIT_PAGE_SIZE)

@@ -11,27 +11,25 @@ import hashlib
 import hmac
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.agentnames import redact_agent_names
-from pipeline.vocabulary import DESIGN_IDS
 from review.data import AUDIO_TYPES, PackData, TurnRow
 from review.db import Pack, PackGrant
-from review.labels import BOOLEAN_TAGS, QA_CHECKS
+from review.labels import BOOLEAN_TAGS, QA_CHECKS, REVIEW_TAGS
 from review.sessions import issue_listen, use_listen
-from review.web import Viewer, audit, get_db, now, render, require, store
+from review.web import DbSession, MemberViewer, Viewer, audit_by, now, render, store
 
 __all__ = ["pseudonyms", "router"]
 
 router = APIRouter(prefix="/scrutiny")
-member = require("scrutiny")
 
 _SHOWN = (
     "call_id",
@@ -40,14 +38,8 @@ _SHOWN = (
     "team",
     "duration_s",
     "contact_reasons",
-    "primary_reason",
-    "avoidable",
-    "avoidable_category",
-    "complaint",
-    "transferred",
-    "repeat_caller",
     "qa_score",
-    *DESIGN_IDS["checks"],
+    *REVIEW_TAGS,  # the machine's tags: the ones a lead judges
     "qa_checks",  # every check, a council's own too
 )
 _NOT_FOUND = "This call is not in your screening sample."
@@ -77,10 +69,6 @@ def _granted(db: Session, viewer: Viewer, pack_id: int) -> Pack:
     if pack is None or db.get(PackGrant, (pack_id, viewer.id)) is None:
         raise HTTPException(403, "That screening sample has not been shared with you.")
     return pack
-
-
-def _pack_data(request: Request, pack: Pack) -> PackData | None:
-    return store(request).pack(Path(pack.folder)) if pack.folder else None
 
 
 def _missing(value: object) -> bool:
@@ -114,21 +102,33 @@ def _calls(request: Request, pack: Pack, data: PackData | None) -> list[dict[str
     )
     for row in rows:
         row["agent"] = names[str(row.pop("agent_id"))]
-        for column in ("contact_reasons",):
-            value = row[column]
-            row[column] = [] if value is None or isinstance(value, float) else list(value)
+        reasons = row["contact_reasons"]
+        row["contact_reasons"] = (
+            [] if reasons is None or isinstance(reasons, float) else list(reasons)
+        )
         for column in ("duration_s", "qa_score"):
             if row[column] is not None and pd.isna(row[column]):
                 row[column] = None
     return rows
 
 
+class _Opened(NamedTuple):
+    """A pack granted to the member: its row, its folder's data and its calls as shown."""
+
+    pack: Pack
+    data: PackData | None
+    rows: list[dict[str, Any]]
+
+
+def _open(request: Request, db: Session, viewer: Viewer, pack_id: int) -> _Opened:
+    """The pack, if granted to this member (403 otherwise), with its data and calls."""
+    pack = _granted(db, viewer, pack_id)
+    data = store(request).pack(Path(pack.folder)) if pack.folder else None
+    return _Opened(pack, data, _calls(request, pack, data))
+
+
 @router.get("")
-def packs(
-    request: Request,
-    viewer: Annotated[Viewer, Depends(member)],
-    db: Annotated[Session, Depends(get_db)],
-) -> Response:
+def packs(request: Request, viewer: MemberViewer, db: DbSession) -> Response:
     mine = db.scalars(
         select(Pack)
         .join(PackGrant, PackGrant.pack_id == Pack.id)
@@ -138,14 +138,8 @@ def packs(
 
 
 @router.get("/packs/{pack_id}")
-def pack_page(
-    request: Request,
-    pack_id: int,
-    viewer: Annotated[Viewer, Depends(member)],
-    db: Annotated[Session, Depends(get_db)],
-) -> Response:
-    pack = _granted(db, viewer, pack_id)
-    rows = _calls(request, pack, _pack_data(request, pack))
+def pack_page(request: Request, pack_id: int, viewer: MemberViewer, db: DbSession) -> Response:
+    pack, _, rows = _open(request, db, viewer, pack_id)
     return render(request, "scrutiny_pack.html", {"pack": pack, "rows": rows})
 
 
@@ -165,15 +159,9 @@ def _redacted(turns: list[TurnRow]) -> list[TurnRow]:
 
 @router.get("/packs/{pack_id}/calls/{number}")
 def pack_call(
-    request: Request,
-    pack_id: int,
-    number: str,
-    viewer: Annotated[Viewer, Depends(member)],
-    db: Annotated[Session, Depends(get_db)],
+    request: Request, pack_id: int, number: str, viewer: MemberViewer, db: DbSession
 ) -> Response:
-    pack = _granted(db, viewer, pack_id)
-    data = _pack_data(request, pack)
-    rows = _calls(request, pack, data)
+    pack, data, rows = _open(request, db, viewer, pack_id)
     index = _numbered(rows, number)
     row = rows[index]
     call_id = row["call_id"]
@@ -182,7 +170,7 @@ def pack_call(
         if row["call_date"]
         else []
     )
-    audit(db, request, viewer.name, viewer.role, "view_pack_call", call_id, f"pack {pack.id}")
+    audit_by(db, request, viewer, "view_pack_call", call_id, f"pack {pack.id}")
     has_audio = data is not None and data.audio_file(call_id) is not None
     listen = (
         issue_listen(db, viewer.session, viewer.id, call_id, pack.id, now(request))
@@ -215,15 +203,13 @@ def pack_audio(
     request: Request,
     pack_id: int,
     number: str,
-    viewer: Annotated[Viewer, Depends(member)],
-    db: Annotated[Session, Depends(get_db)],
+    viewer: MemberViewer,
+    db: DbSession,
     listen: str = "",
 ) -> Response:
     """The silenced recording, only with this session's listen token for this call; its
     first use is audited once, whatever the Range headers."""
-    pack = _granted(db, viewer, pack_id)
-    data = _pack_data(request, pack)
-    rows = _calls(request, pack, data)
+    pack, data, rows = _open(request, db, viewer, pack_id)
     call_id = rows[_numbered(rows, number)]["call_id"]
     path = data.audio_file(call_id) if data is not None else None
     if path is None:
@@ -232,5 +218,5 @@ def pack_audio(
     if first is None:
         raise HTTPException(403, "Open the call's page to listen to it.")
     if first:
-        audit(db, request, viewer.name, viewer.role, "play_audio", call_id, f"pack {pack.id}")
+        audit_by(db, request, viewer, "play_audio", call_id, f"pack {pack.id}")
     return FileResponse(path, media_type=AUDIO_TYPES[path.suffix.lower()])

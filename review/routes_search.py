@@ -6,12 +6,12 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from review.labels import flag_label, label
-from review.routes_lead import PAGE_SIZE, Segment
+from review.marks import Segment, mark_spans
+from review.routes_lead.queue import PAGE_SIZE
 from review.search import (
     MAX_QUERY_CHARS,
     SearchChoices,
@@ -19,12 +19,11 @@ from review.search import (
     SearchQuery,
     TranscriptSearch,
 )
-from review.web import Viewer, audit, get_db, render, require
+from review.web import DbSession, LeadViewer, audit_by, render
 
 __all__ = ["CONTEXT_CHARS", "router", "snippet"]
 
 router = APIRouter()
-lead = require("quality_lead")
 
 #: A hit's turn is shown whole up to this length, else this much of it around the first match.
 CONTEXT_CHARS = 240
@@ -44,21 +43,9 @@ def snippet(hit: SearchHit, width: int = CONTEXT_CHARS) -> list[Segment]:
         if end < len(text):
             space = text.rfind(" ", hit.spans[0][1], end)
             end = space if space > 0 else end
-    segments: list[Segment] = [Segment("…", False)] if start else []
-    pos = start
-    for s, e in hit.spans:
-        s, e = max(s, pos), min(e, end)
-        if e <= s:
-            continue
-        if s > pos:
-            segments.append(Segment(text[pos:s], False))
-        segments.append(Segment(text[s:e], True))
-        pos = e
-    if pos < end:
-        segments.append(Segment(text[pos:end], False))
-    if end < len(text):
-        segments.append(Segment("…", False))
-    return segments
+    before = [Segment("…", False)] if start else []
+    after = [Segment("…", False)] if end < len(text) else []
+    return [*before, *mark_spans(text, hit.spans, start, end), *after]
 
 
 def _day(value: str, name: str) -> date | None:
@@ -96,8 +83,8 @@ def search_page(
     tag: str = "",
     restricted: str = "",
     page: int = 1,
-    viewer: Annotated[Viewer, Depends(lead)],
-    db: Annotated[Session, Depends(get_db)],
+    viewer: LeadViewer,
+    db: DbSession,
 ) -> Response:
     if speaker not in _SPEAKERS:
         raise HTTPException(400, "Choose the agent, the caller or anyone.")
@@ -132,11 +119,10 @@ def search_page(
     shown = {k: v for k, v in filters.items() if v}
     # Audited after the search, before anything is shown; unredacted text under its own action,
     # as the call page's restricted view is.
-    audit(
+    audit_by(
         db,
         request,
-        viewer.name,
-        viewer.role,
+        viewer,
         "search_restricted" if unredacted else "search",
         text,
         urlencode({k: v for k, v in shown.items() if k != "q"} | {"page": result.page})[:300],

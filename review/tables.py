@@ -17,19 +17,22 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from fastapi import Query
 from fastapi.responses import Response
 from openpyxl import Workbook
 
 from pipeline.store import safe_csv_cell
 
-__all__ = ["FORMATS", "Format", "page_action", "table_response"]
+__all__ = ["FORMATS", "Format", "FormatQuery", "page_action", "table_response"]
 
 #: A page's download formats; "" is the HTML page itself.
 Format = Literal["", "csv", "xlsx"]
+#: A table page's `?format=` parameter.
+FormatQuery = Annotated[Format, Query(alias="format")]
 FORMATS: dict[str, tuple[str, str]] = {
     "csv": ("text/csv; charset=utf-8", "csv"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),

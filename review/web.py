@@ -18,15 +18,22 @@ from starlette.datastructures import FormData
 
 from review import labels
 from review.data import OutputStore
-from review.db import AuditEntry, utcnow, write_turn
+from review.db import ROLES, AuditEntry, utcnow, write_turn
 from review.security import RequestState, check_csrf
 from review.sessions import LiveSession, load_session
 
 __all__ = [
+    "AdminViewer",
+    "AnyViewer",
     "CSRFRefused",
+    "DbSession",
+    "LeadViewer",
     "LoginRequired",
+    "MemberViewer",
+    "PostedForm",
     "Viewer",
     "audit",
+    "audit_by",
     "csrf_form",
     "current_session",
     "fmt_duration",
@@ -35,11 +42,13 @@ __all__ = [
     "in_scope",
     "make_templates",
     "now",
+    "paged",
     "printable",
     "render",
     "require",
     "state",
     "store",
+    "today",
 ]
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -114,6 +123,11 @@ def now(request: Request) -> datetime:
     return request.app.state.clock()
 
 
+def today(request: Request) -> str:
+    """The app's date as YYYY-MM-DD (download names, a form's default date)."""
+    return now(request).date().isoformat()
+
+
 def store(request: Request) -> OutputStore:
     return request.app.state.store
 
@@ -121,6 +135,10 @@ def store(request: Request) -> OutputStore:
 def get_db(request: Request) -> Iterator[Session]:
     with request.app.state.sessionmaker() as db:
         yield db
+
+
+#: A route's database session (a parameter annotated so).
+DbSession = Annotated[Session, Depends(get_db)]
 
 
 def current_session(request: Request, db: Session) -> LiveSession | None:
@@ -148,7 +166,7 @@ def _viewer(request: Request, db: Session) -> Viewer | None:
 def require(*roles: str) -> Callable[..., Viewer]:
     """A dependency: the signed-in user when their role is one of `roles`, else 403."""
 
-    def dependency(request: Request, db: Annotated[Session, Depends(get_db)]) -> Viewer:
+    def dependency(request: Request, db: DbSession) -> Viewer:
         viewer = _viewer(request, db)
         if viewer is None:
             raise LoginRequired()
@@ -158,6 +176,13 @@ def require(*roles: str) -> Callable[..., Viewer]:
         return viewer
 
     return dependency
+
+
+#: A route's signed-in user, of the roles the page is for.
+AnyViewer = Annotated[Viewer, Depends(require(*ROLES))]
+LeadViewer = Annotated[Viewer, Depends(require("quality_lead"))]
+MemberViewer = Annotated[Viewer, Depends(require("scrutiny"))]
+AdminViewer = Annotated[Viewer, Depends(require("admin"))]
 
 
 class CSRFRefused(HTTPException):
@@ -176,6 +201,17 @@ async def csrf_form(request: Request) -> FormData:
             "This form has expired or did not come from this site. Go back, reload, and try again.",
         )
     return form
+
+
+#: A route's posted form, once its CSRF token is checked.
+PostedForm = Annotated[FormData, Depends(csrf_form)]
+
+
+def paged(total: int, page: int, size: int) -> tuple[int, int]:
+    """(page, pages) of a list of `total` rows, `size` a page: the page asked for, kept
+    between 1 and the last page (there is always one page, if empty)."""
+    pages = max(1, math.ceil(total / size))
+    return min(max(page, 1), pages), pages
 
 
 def in_scope(viewer: Viewer, row: Mapping[str, object]) -> bool:
@@ -203,6 +239,13 @@ def audit(
     # would cost more than the row.
     with write_turn(db):
         _insert_audit(db, request, user_name, role, action, target, detail)
+
+
+def audit_by(
+    db: Session, request: Request, viewer: Viewer, action: str, target: str = "", detail: str = ""
+) -> None:
+    """`audit` of what the signed-in `viewer` did."""
+    audit(db, request, viewer.name, viewer.role, action, target, detail)
 
 
 def _insert_audit(
