@@ -15,16 +15,16 @@ The monthly report calls `agreement(out_dir, month="YYYY-MM")`.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from sklearn.metrics import cohen_kappa_score
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipeline.files import atomic_write_table
 from review.data import OutputStore
 from review.db import Review
 
@@ -56,15 +56,7 @@ AGREEMENT_COLUMNS = ["tag", "n_reviewed", "n_agree", "agreement", "ci_low", "ci_
 
 
 def _write_atomic(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), path)
 
 
 def _utc(moment: datetime) -> pd.Timestamp:
