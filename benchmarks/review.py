@@ -1,7 +1,7 @@
 """Load test of the review web app: concurrent quality leads browsing queue and call pages.
 
 Starts the app under uvicorn in its own process on 127.0.0.1 (loopback only), over a synthetic
-nightly output written in DESIGN.md's columns (the review tests' builder), signs each virtual
+nightly output written in docs/design.md's columns (the review tests' builder), signs each virtual
 user in, then for `--duration` seconds each user loops: open the queue (a random filter or
 page), open a flagged call, sometimes an agent's page, pausing 0.5-1.5 s between pages as a
 person would. Every response must be a 200. Sessions are server-side (a database row read on

@@ -2,7 +2,7 @@
 
 Councillors see agents only as "Agent A" or "Agent 1"; an agent who says "my name is Sam" in
 the transcript beside that label undoes the pseudonym. Caller names are already `[PERSON_NAME]`
-(pipeline/redact.py); this finds the name after the phrases agents introduce themselves with
+(pipeline/redact/); this finds the name after the phrases agents introduce themselves with
 and replaces it with `[AGENT_NAME]`. It is deliberately a few fixed phrasings, applied to every
 pack transcript line (scrutiny pages here and in the review app), because an agent's own name
 is said the same few ways and a missed phrasing is found by reading the sample packs.

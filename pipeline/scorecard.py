@@ -1,6 +1,6 @@
 """One scorecard row per sampled call, from the pieces the night produced.
 
-    SampledCall (a manifest row) + Transcript (transcribe.py) + Tags (tagging.py)
+    SampledCall (a manifest row) + Transcript (pipeline/transcribe/) + Tags (pipeline/tagging/)
         -> Scorecard (the `scorecards/` row), turn rows for `transcripts/` (redacted) and
            `restricted/` (unredacted, with word timings and personal-data spans)
 
@@ -13,7 +13,7 @@ a column. A call needs review when any flag is raised:
 - ``avoidable``, ``complaint``, ``repeat_caller``: what the tags and the call log say;
 - ``qa:<check>`` for each quality check the agent did not do (a council's own checks too);
 - ``low_confidence``: transcription judged the text doubtful (`Transcript.low_confidence`,
-  decided in pipeline/transcribe.py): a person should listen rather than trust the text;
+  decided in pipeline/transcribe/confidence.py): a person should listen rather than trust the text;
 - ``long_silence``: dead air at least `Thresholds.long_silence_s` long;
 - ``overtalk``: both sides talking at once for at least `Thresholds.overtalk_s` in total;
 - ``no_speech``: the recording holds no speech at all;

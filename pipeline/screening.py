@@ -1,7 +1,7 @@
 """`screen_call`: one sampled call screened end to end, as the rows it adds to the night.
 
-    SampledCall -> recording check (recordings.py) -> Transcript (transcribe.py)
-        -> Tags, redaction (tagging.py) -> Scorecard and turn rows (scorecard.py)
+    SampledCall -> recording check (recordings.py) -> Transcript (pipeline/transcribe/)
+        -> Tags, redaction (pipeline/tagging/) -> Scorecard and turn rows (scorecard.py)
 
 A call that cannot be screened becomes a failure row naming the stage (`recording`,
 `transcribe`, `tag`) and the reason; only a missing model or a broken rule pack raises

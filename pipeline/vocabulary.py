@@ -11,7 +11,7 @@ here, so nothing else changes::
     vulnerability.yaml   vulnerabilities:  [{id, label, safeguarding}]
     flags.yaml           families:         [{id, label, tags: [{id, label, patterns...}]}]
 
-The ids DESIGN.md fixes must stay (other tools read them); more may follow. `flags.yaml` is
+The ids docs/design.md fixes must stay (other tools read them); more may follow. `flags.yaml` is
 optional. The phrases (`patterns`, `confusions`, `exclude`, ...) are read by
 `pipeline.tagging`, which builds the rulers from the same entries.
 """
@@ -45,7 +45,7 @@ _T = TypeVar("_T", bound="Tag")
 
 DEFAULT_MODELS_DIR = callqa_models.DIR
 
-#: DESIGN.md's default vocabulary, by YAML section: a council may add ids, never drop these.
+#: docs/design.md's default vocabulary, by YAML section: a council may add ids, never drop these.
 DESIGN_IDS: dict[str, tuple[str, ...]] = {
     "reasons": (
         "council_tax",
@@ -214,7 +214,7 @@ def _section(
     missing = [i for i in required if i not in {t.id for t in out}]
     if missing:
         raise RulePackError(
-            f"{path}: `{section}` is missing {', '.join(missing)}: DESIGN.md's ids must stay "
+            f"{path}: `{section}` is missing {', '.join(missing)}: docs/design.md's ids must stay "
             "(add new ids beside them)"
         )
     return tuple(out)
@@ -278,7 +278,7 @@ def load_vocabulary(models_dir: Path | str | None = None) -> Vocabulary:
     """The vocabulary of `models_dir` (default: the shipped models/), read once per folder.
 
     Raises RulePackError naming the file and the entry: a duplicate id, a missing label, a
-    bad weight, an unknown id, or one of DESIGN.md's ids removed.
+    bad weight, an unknown id, or one of docs/design.md's ids removed.
     """
     # Keyed on the folder as given: the review app looks labels up often, and resolving the
     # path each time would cost more than the look-up.

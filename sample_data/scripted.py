@@ -157,7 +157,7 @@ def _parse_labels(raw: Any, turns: list[ScriptTurn], path: Path) -> ScriptLabels
         raise _fail(path, "labels must be a mapping")
     reasons = _require(raw, "contact_reasons", list, path)
     if not reasons or any(r not in CONTACT_REASONS for r in reasons):
-        raise _fail(path, f"contact_reasons must be ids from DESIGN.md, got {reasons!r}")
+        raise _fail(path, f"contact_reasons must be ids from docs/design.md, got {reasons!r}")
     primary = _require(raw, "primary_reason", str, path)
     if primary not in reasons:
         raise _fail(path, f"primary_reason {primary!r} is not in contact_reasons")

@@ -1,6 +1,6 @@
 """sample_data/: the scripts, their labels, the rendered audio and the 31-day call log.
 
-Expectations come from DESIGN.md (ids) and from the scripts' own labels, checked against the
+Expectations come from docs/design.md (ids) and from the scripts' own labels, checked against the
 text, the audio and the call log. Audio is not re-rendered here except one tiny script.
 """
 
@@ -23,7 +23,7 @@ from sample_data.speech import render_call
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 RECORDINGS = SAMPLE / "recordings"
 
-# Copied from DESIGN.md, not imported: the test must fail if the module's lists drift.
+# Copied from docs/design.md, not imported: the test must fail if the module's lists drift.
 REASONS = [
     "council_tax",
     "benefits",

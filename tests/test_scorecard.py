@@ -34,7 +34,7 @@ def _transcript(
     script: ScriptedCall, *, confidence: float, metrics: AudioMetrics, low: bool | None = None
 ) -> Transcript:
     """The script as transcribed; `low` is transcription's judgement (by default as
-    pipeline/transcribe.py makes it from the mean confidence alone)."""
+    pipeline/transcribe/confidence.py makes it from the mean confidence alone)."""
     turns = []
     for i, turn in enumerate(script.turns):
         words = [

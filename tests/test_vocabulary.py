@@ -195,7 +195,7 @@ def test_callqa_tag_gives_the_new_reason_check_and_flag(council_nlp: Any, tmp_pa
     allotment, bin_call = tag_file(calls, council_nlp)
     assert allotment["primary_reason"] == "allotments"
     assert allotment["qa"]["recording_notice"] is True
-    assert list(allotment["qa"])[:5] == list(QA_CHECKS)  # DESIGN.md's checks first
+    assert list(allotment["qa"])[:5] == list(QA_CHECKS)  # docs/design.md's checks first
     assert allotment["tags"] == {"accessibility": ["bsl_interpreter"]}
     evidence = {e["tag"] for e in allotment["evidence"]}
     assert {"contact_reasons:allotments", "qa:recording_notice"} <= evidence
@@ -233,7 +233,7 @@ def test_without_flags_yaml_there_are_no_families(tmp_path: Path) -> None:
 def test_scorecards_keep_one_schema_and_hold_the_new_ids(out: Path, council: Path) -> None:
     cards = store.read_table(out, store.SCORECARDS)
     written = pd.read_parquet(next((out / "scorecards").rglob("*.parquet")))
-    # Nothing new in the schema: DESIGN.md's per-check columns stay, new ids live in the maps.
+    # Nothing new in the schema: docs/design.md's per-check columns stay, new ids live in the maps.
     assert list(written.columns) == [c for c in store.SCORECARDS.columns if c != "call_date"]
     assert "recording_notice" not in cards.columns and "accessibility" not in cards.columns
     first = cards[cards["call_id"] == "C0"].iloc[0]
