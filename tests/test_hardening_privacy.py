@@ -29,6 +29,8 @@ from pipeline.config import CALLER_HASH_KEY_FILE
 
 _SEP = r"[\s\-./()]{0,3}"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: Prefect's clock times: seconds and microseconds like "19.880803" read as a date of birth.
+_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def _any(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
 def hits(text: str, all_needles: list[Needle]) -> list[tuple[str, str]]:
     """The needles found in `text`: one pass per form, per-needle only when something matched."""
     # Prefect's ids are UUIDs: a group like "...2040-60..." is not a sort code.
-    text = _UUID.sub(" ", text)
+    text = _CLOCK.sub(" ", _UUID.sub(" ", text))
     found = []
     for squashed in (False, True):
         mine = [n for n in all_needles if n.squashed == squashed]
