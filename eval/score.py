@@ -29,15 +29,12 @@ sys.path.insert(0, str(ROOT))
 from pipeline.corpus import LabelledCall, read_corpus  # noqa: E402
 from pipeline.evaluation import GOALS, Figure, score  # noqa: E402
 from pipeline.learned import MODEL_DIRNAME, load_embedder, load_model  # noqa: E402
-from pipeline.tagging import (  # noqa: E402
-    DEFAULT_MODELS_DIR,
-    Tags,
-    TextTurn,
-    apply_model,
-    load_pipeline,
-    rule_views,
-)
+from pipeline.tagging.decide import apply_model  # noqa: E402
+from pipeline.tagging.nlp import load_pipeline  # noqa: E402
+from pipeline.tagging.tagger import rule_views  # noqa: E402
+from pipeline.tagging.tags import Tags, TextTurn  # noqa: E402
 from pipeline.training import target_values  # noqa: E402
+from pipeline.vocabulary import DEFAULT_MODELS_DIR  # noqa: E402
 
 
 def corpus_calls() -> list[LabelledCall]:
@@ -142,38 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[name] = columns
         _print_table(name, columns)
         if name == "dev" and args.reliability and model is not None:
-            curve, ece = reliability(items, tagged)
-            print(f"\nreliability on dev (every tag; expected calibration error {ece:.3f})")
-            for row in curve:
-                print(
-                    f"  p in [{row['bin']:.1f}, {row['bin'] + 0.1:.1f}): n={row['n']:5d} "
-                    f"predicted {row['predicted']:.3f} observed {row['observed']:.3f}"
-                )
+            _print_reliability(items, tagged)
         if name == "train" and args.errors:
-            for item, tags in zip(items, tagged, strict=True):
-                got = tags.to_json(item.id)
-                diffs = {
-                    k: {"want": item.labels[k], "got": got[k]}
-                    for k in ("primary_reason", "avoidable_category", "complaint", "transferred")
-                    if k in item.labels and got[k] != item.labels[k]
-                }
-                if diffs:
-                    print(json.dumps({"id": item.id, "diffs": diffs}))
+            _print_errors(items, tagged)
 
     pii = _pii_metrics(ROOT / "eval" / "pii.jsonl")
     if pii is not None:
-        print("\npersonal data (pipeline.redact.evaluate_pii on eval/pii.jsonl):")
-        for split, figures in pii["splits"].items():
-            if figures:
-                print(
-                    f"  {split:5} "
-                    + "  ".join(
-                        f"{group}: recall {figures[group]['recall']:.3f} "
-                        f"precision {figures[group]['precision']:.3f}"
-                        for group in ("structured", "names_addresses", "overall")
-                        if isinstance(figures.get(group), dict) and "recall" in figures[group]
-                    )
-                )
+        _print_pii(pii)
     if args.json:
         out = {
             name: {
@@ -184,6 +156,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.json.write_text(json.dumps({"tags": out, "pii": pii}, indent=2) + "\n")
     return 0
+
+
+def _print_reliability(items: Sequence[LabelledCall], tagged: Sequence[Tags]) -> None:
+    curve, ece = reliability(items, tagged)
+    print(f"\nreliability on dev (every tag; expected calibration error {ece:.3f})")
+    for row in curve:
+        print(
+            f"  p in [{row['bin']:.1f}, {row['bin'] + 0.1:.1f}): n={row['n']:5d} "
+            f"predicted {row['predicted']:.3f} observed {row['observed']:.3f}"
+        )
+
+
+def _print_errors(items: Sequence[LabelledCall], tagged: Sequence[Tags]) -> None:
+    for item, tags in zip(items, tagged, strict=True):
+        got = tags.to_json(item.id)
+        diffs = {
+            k: {"want": item.labels[k], "got": got[k]}
+            for k in ("primary_reason", "avoidable_category", "complaint", "transferred")
+            if k in item.labels and got[k] != item.labels[k]
+        }
+        if diffs:
+            print(json.dumps({"id": item.id, "diffs": diffs}))
+
+
+def _print_pii(pii: dict[str, Any]) -> None:
+    print("\npersonal data (pipeline.redact.evaluate_pii on eval/pii.jsonl):")
+    for split, figures in pii["splits"].items():
+        if figures:
+            print(
+                f"  {split:5} "
+                + "  ".join(
+                    f"{group}: recall {figures[group]['recall']:.3f} "
+                    f"precision {figures[group]['precision']:.3f}"
+                    for group in ("structured", "names_addresses", "overall")
+                    if isinstance(figures.get(group), dict) and "recall" in figures[group]
+                )
+            )
 
 
 def _pii_metrics(path: Path) -> dict[str, Any] | None:

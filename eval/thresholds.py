@@ -23,8 +23,11 @@ from score import corpus_calls  # noqa: E402
 
 from pipeline.evaluation import score  # noqa: E402
 from pipeline.learned import load_embedder  # noqa: E402
-from pipeline.tagging import Tags, apply_model, load_pipeline, rule_views  # noqa: E402
-from pipeline.training import SAFEGUARDING, fit  # noqa: E402
+from pipeline.tagging.decide import apply_model  # noqa: E402
+from pipeline.tagging.nlp import load_pipeline  # noqa: E402
+from pipeline.tagging.tagger import rule_views  # noqa: E402
+from pipeline.tagging.tags import SAFEGUARDING, Tags  # noqa: E402
+from pipeline.training import fit  # noqa: E402
 
 VULNERABILITY = (0.2, 0.3, 0.4, 0.5)
 SAFEGUARDING_IDS = (0.05, 0.1, 0.15, 0.2, 0.3)

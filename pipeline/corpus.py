@@ -16,12 +16,15 @@ from typing import Any
 
 import yaml
 
-from pipeline.tagging import DEFAULT_MODELS_DIR, TextTurn
+from pipeline.tagging.tags import TextTurn
+from pipeline.vocabulary import DEFAULT_MODELS_DIR, Vocabulary, load_vocabulary
+
+# The name tests/test_corpus.py knows the vocabulary by.
+vocabulary = load_vocabulary
 
 __all__ = [
     "LABEL_KEYS",
     "LabelledCall",
-    "Vocabulary",
     "problems",
     "read_corpus",
     "read_lines",
@@ -56,29 +59,6 @@ class LabelledCall:
     note: str = ""  # the author's reasoning where the labelling guide left a case open
 
 
-@dataclass(frozen=True)
-class Vocabulary:
-    reasons: frozenset[str]
-    categories: frozenset[str]
-    checks: tuple[str, ...]
-    vulnerabilities: frozenset[str]
-
-
-def vocabulary(models_dir: Path = DEFAULT_MODELS_DIR) -> Vocabulary:
-    """The ids a label may use, from the rule packs' YAML (ids only)."""
-
-    def ids(file: str, key: str) -> list[str]:
-        data = yaml.safe_load((models_dir / file).read_text(encoding="utf-8"))
-        return [entry["id"] for entry in data[key]]
-
-    return Vocabulary(
-        reasons=frozenset(ids("taxonomy.yaml", "reasons")),
-        categories=frozenset(ids("avoidable.yaml", "categories")),
-        checks=tuple(ids("qa_checks.yaml", "checks")),
-        vulnerabilities=frozenset(ids("vulnerability.yaml", "vulnerabilities")),
-    )
-
-
 def problems(call: Any, vocab: Vocabulary) -> list[str]:
     """What is wrong with one labelled call (empty when nothing is)."""
     if not isinstance(call, dict):
@@ -104,22 +84,22 @@ def problems(call: Any, vocab: Vocabulary) -> list[str]:
     if not isinstance(reasons, list) or not reasons:
         found.append("contact_reasons must be a non-empty list")
     else:
-        found += [f"unknown reason {r!r}" for r in reasons if r not in vocab.reasons]
+        found += [f"unknown reason {r!r}" for r in reasons if r not in vocab.reason_ids]
         if call["primary_reason"] not in reasons:
             found.append("primary_reason must be one of contact_reasons")
     avoidable, category = call.get("avoidable"), call.get("avoidable_category")
     if not isinstance(avoidable, bool):
         found.append("avoidable must be true or false")
-    elif avoidable and category not in vocab.categories:
-        found.append(f"avoidable call needs a category from {sorted(vocab.categories)}")
+    elif avoidable and category not in vocab.category_ids:
+        found.append(f"avoidable call needs a category from {sorted(vocab.category_ids)}")
     elif not avoidable and category is not None:
         found.append("avoidable_category must be null when avoidable is false")
     for flag in ("complaint", "transferred"):
         if not isinstance(call.get(flag), bool):
             found.append(f"{flag} must be true or false")
     qa = call["qa"]
-    if not isinstance(qa, dict) or set(qa) != set(vocab.checks):
-        found.append(f"qa must have exactly {list(vocab.checks)}")
+    if not isinstance(qa, dict) or set(qa) != set(vocab.check_ids):
+        found.append(f"qa must have exactly {list(vocab.check_ids)}")
     elif not all(isinstance(v, bool) for v in qa.values()):
         found.append("qa values must be true or false")
     vulnerability = call.get("vulnerability", [])
@@ -127,7 +107,9 @@ def problems(call: Any, vocab: Vocabulary) -> list[str]:
         found.append("vulnerability must be a list")
     else:
         found += [
-            f"unknown vulnerability {v!r}" for v in vulnerability if v not in vocab.vulnerabilities
+            f"unknown vulnerability {v!r}"
+            for v in vulnerability
+            if v not in vocab.vulnerability_ids
         ]
     return found
 
@@ -156,7 +138,7 @@ def read_corpus(
     An author's calls are `calls/<author>/*.jsonl`, or the `files` authors.yaml lists.
     Labels a call leaves out (older sets have no `vulnerability`) stay unknown.
     """
-    vocab = vocabulary(models_dir)
+    vocab = load_vocabulary(models_dir)
     calls: list[LabelledCall] = []
     wrong_lines: list[str] = []
     seen: set[str] = set()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from statsmodels.stats.proportion import proportion_confint
 
-from pipeline.tagging import QA_CHECKS, SAFEGUARDING, VULNERABILITIES, Tags
+from pipeline.tagging.tags import QA_CHECKS, SAFEGUARDING, VULNERABILITIES, Tags
 
 __all__ = ["GOALS", "Figure", "score"]
 

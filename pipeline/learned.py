@@ -36,6 +36,7 @@ from pipeline.errors import CallQAError
 
 __all__ = [
     "EMBEDDING_SLOTS",
+    "HASH_FEATURES",
     "MODEL_DIRNAME",
     "SHAPE_FEATURES",
     "CallView",

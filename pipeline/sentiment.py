@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.tagging import TurnText
+from pipeline.tagging.tags import TurnText
 
 __all__ = ["CallerSentiment", "TurnSentiment", "caller_sentiment", "compound"]
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,19 +41,19 @@ from pipeline.learned import (
     load_model,
 )
 from pipeline.reviews import reviewed_labels
-from pipeline.tagging import (
+from pipeline.tagging.decide import apply_model
+from pipeline.tagging.nlp import load_pipeline
+from pipeline.tagging.tagger import rule_views
+from pipeline.tagging.tags import (
     AVOIDABLE_CATEGORIES,
     CONTACT_REASONS,
-    DEFAULT_MODELS_DIR,
     QA_CHECKS,
     SAFEGUARDING,
     VULNERABILITIES,
     Tags,
     TextTurn,
-    apply_model,
-    load_pipeline,
-    rule_views,
 )
+from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
 __all__ = [
     "HEADLINE",
@@ -62,6 +62,7 @@ __all__ = [
     "fit",
     "retrain",
     "reviewed_calls",
+    "target_values",
     "targets",
     "train_and_promote",
 ]
@@ -260,17 +261,19 @@ def _version(*arrays: np.ndarray) -> str:
     return f"{datetime.now(UTC):%Y%m%d}-{digest}"
 
 
-def fit(
-    calls: Sequence[LabelledCall],
-    views: Sequence[CallView],
-    *,
-    c: Mapping[str, float] | None = None,
-    seed: int = 0,
-) -> TaggerModel:
-    """A TaggerModel fitted on `calls` (whose rule views are `views`)."""
-    embedder = load_embedder()
-    names = targets()
-    featuriser = Featuriser(_dense_names(views), np.ones(2 * HASH_FEATURES, np.float32), embedder)
+class _Design(NamedTuple):
+    """The training calls as one feature matrix, and how its dense columns were scaled."""
+
+    featuriser: Featuriser
+    x: sp.csr_matrix
+    mean: np.ndarray
+    scale: np.ndarray
+
+
+def _design(views: Sequence[CallView]) -> _Design:
+    featuriser = Featuriser(
+        _dense_names(views), np.ones(2 * HASH_FEATURES, np.float32), load_embedder()
+    )
     featuriser.idf = _idf(featuriser, views)
     dense = featuriser.dense(views, featuriser.turn_embeddings(views))
     # Three blocks, each on a scale that sets how cheaply the model may lean on it: the rules'
@@ -286,56 +289,87 @@ def fit(
         if name.startswith("rule:"):
             scale[j] /= RULE_BOOST
     x = sp.hstack([sp.csr_matrix((dense - mean) / scale), featuriser.sparse(views)], format="csr")
-    columns = _family_columns(featuriser)
+    return _Design(featuriser, x, mean, scale)
+
+
+class _Linear(NamedTuple):
+    """One tag's model: its weights on some columns, its bias and its Platt calibration."""
+
+    columns: np.ndarray
+    coef: np.ndarray
+    bias: float
+    platt_a: float
+    platt_b: float
+
+
+def _rules_only(target: str, design: _Design) -> _Linear:
+    """Too few examples to learn from: the rules' own decision, as a confident score."""
+    logit = math.log(_RULES_ONLY_CONFIDENCE / (1 - _RULES_ONLY_CONFIDENCE))
+    rule_feature = f"rule:{target}"
+    if rule_feature not in design.featuriser.dense_names:
+        return _Linear(np.zeros(0, np.int64), np.zeros(0), -1.0, -2 * logit, 0.0)
+    j = design.featuriser.dense_names.index(rule_feature)
+    # score = +0.5 when the rule fired, -0.5 when not
+    return _Linear(np.array([j]), design.scale[[j]], float(design.mean[j] - 0.5), -2 * logit, 0.0)
+
+
+def _logistic(
+    x: sp.csr_matrix, y: np.ndarray, columns: np.ndarray, c: float, folds: int, seed: int
+) -> _Linear:
+    model = CalibratedClassifierCV(
+        LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=5000, random_state=seed),
+        method="sigmoid",
+        cv=folds,
+        ensemble=False,
+    )
+    model.fit(x[:, columns], y)
+    fitted = model.calibrated_classifiers_[0]
+    return _Linear(
+        columns,
+        fitted.estimator.coef_[0],
+        float(fitted.estimator.intercept_[0]),
+        float(fitted.calibrators[0].a_),
+        float(fitted.calibrators[0].b_),
+    )
+
+
+def fit(calls: Sequence[LabelledCall], views: Sequence[CallView], *, seed: int = 0) -> TaggerModel:
+    """A TaggerModel fitted on `calls` (whose rule views are `views`)."""
+    names = targets()
+    design = _design(views)
+    columns = _family_columns(design.featuriser)
     values = [target_values(call.labels) for call in calls]
-    weights = np.zeros((len(names), x.shape[1]), dtype=np.float32)
+    weights = np.zeros((len(names), design.x.shape[1]), dtype=np.float32)
     bias, platt_a, platt_b = (np.zeros(len(names)) for _ in range(3))
-    thresholds = np.array([_threshold(target) for target in names])
-    rule_decides = np.array([_rule_is_trusted(target, values, views) for target in names])
-    strength = {**C_BY_FAMILY, **(c or {})}
     for k, target in enumerate(names):
         rows = [i for i, v in enumerate(values) if target in v]
         y = np.array([values[i][target] for i in rows])
         minority = int(min(y.sum(), len(y) - y.sum())) if len(y) else 0
         if minority < MIN_EXAMPLES:
-            # Too few examples to learn from: the rules' own decision, as a confident score.
-            rule_feature = f"rule:{target}"
-            if rule_feature in featuriser.dense_names:
-                j = featuriser.dense_names.index(rule_feature)
-                weights[k, j] = scale[j]
-                bias[k] = mean[j] - 0.5  # score = +0.5 when the rule fired, -0.5 when not
-            else:
-                bias[k] = -1.0
-            logit = math.log(_RULES_ONLY_CONFIDENCE / (1 - _RULES_ONLY_CONFIDENCE))
-            platt_a[k], platt_b[k] = -2 * logit, 0.0
-            continue
-        cols = columns[_family(target)]
-        model = CalibratedClassifierCV(
-            LogisticRegression(
-                C=strength[_family(target)],
-                solver="liblinear",
-                dual=True,
-                max_iter=5000,
-                random_state=seed,
-            ),
-            method="sigmoid",
-            cv=min(CV_FOLDS, minority),
-            ensemble=False,
-        )
-        model.fit(x[rows][:, cols], y)
-        fitted = model.calibrated_classifiers_[0]
-        weights[k, cols] = fitted.estimator.coef_[0]
-        bias[k] = fitted.estimator.intercept_[0]
-        platt_a[k], platt_b[k] = fitted.calibrators[0].a_, fitted.calibrators[0].b_
+            linear = _rules_only(target, design)
+        else:
+            family = _family(target)
+            linear = _logistic(
+                design.x[rows],
+                y,
+                columns[family],
+                C_BY_FAMILY[family],
+                min(CV_FOLDS, minority),
+                seed,
+            )
+        weights[k, linear.columns] = linear.coef
+        bias[k], platt_a[k], platt_b[k] = linear.bias, linear.platt_a, linear.platt_b
+    thresholds = np.array([_threshold(target) for target in names])
+    rule_decides = np.array([_rule_is_trusted(target, values, views) for target in names])
     return TaggerModel(
         version=_version(weights, bias, platt_a, platt_b, thresholds, rule_decides),
         targets=names,
         thresholds=thresholds,
         rule_decides=rule_decides,
-        dense_names=featuriser.dense_names,
-        mean=mean,
-        scale=scale,
-        idf=featuriser.idf,
+        dense_names=design.featuriser.dense_names,
+        mean=design.mean,
+        scale=design.scale,
+        idf=design.featuriser.idf,
         weights=weights,
         bias=bias,
         platt_a=platt_a,

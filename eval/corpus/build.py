@@ -17,11 +17,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from pipeline.corpus import problems, read_corpus, read_lines, vocabulary  # noqa: E402
+from pipeline.corpus import problems, read_corpus, read_lines  # noqa: E402
+from pipeline.vocabulary import load_vocabulary  # noqa: E402
 
 
 def _check(paths: list[Path]) -> int:
-    vocab = vocabulary()
+    vocab = load_vocabulary()
     bad = 0
     for path in paths:
         for number, call in read_lines(path):
