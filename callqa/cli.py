@@ -26,6 +26,7 @@ from callqa.options import (
     SizeOpt,
     console,
     out,
+    print_frame,
     settings_from,
 )
 from pipeline.config import Settings, caller_hash_key
@@ -226,21 +227,10 @@ def sql(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Run DuckDB SQL over the Parquet output."""
-    from pipeline.store import query_output, safe_csv_cell
+    from pipeline.store import query_output
 
     settings = settings_from(out_dir=out_dir)
-    frame = query_output(settings.out_dir, query)
-    if as_csv:
-        frame.map(safe_csv_cell).to_csv(sys.stdout, index=False)
-        return
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    for column in frame.columns:
-        table.add_column(str(column))
-    for row in frame.itertuples(index=False):
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
+    print_frame(query_output(settings.out_dir, query), as_csv=as_csv)
 
 
 def _unreachable_api(exc: RuntimeError) -> CallQAError:

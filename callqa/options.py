@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -41,3 +43,20 @@ def settings_from(**overrides: object) -> Settings:
     """The settings: environment and callqa.toml, under the options given on the command line."""
     given = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**given)
+
+
+def print_frame(frame: pd.DataFrame, *, as_csv: bool = False, title: str | None = None) -> None:
+    """`frame` on standard output: a table, or CSV with formula-looking cells made safe."""
+    if as_csv:
+        from pipeline.store import safe_csv_cell
+
+        frame.map(safe_csv_cell).to_csv(sys.stdout, index=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)

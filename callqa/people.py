@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
-from callqa.options import OutOpt, console, out, settings_from
+from callqa.options import OutOpt, console, out, print_frame, settings_from
 from pipeline.config import Settings, caller_hash_key
 from pipeline.errors import CallQAError
 
@@ -197,24 +196,14 @@ def _print_subject(found: SubjectData, held: ReviewHoldings | None, as_csv: bool
         review += [("review_audit", t, a.date(), 1, f"{u} {act}") for a, u, act, t in held.audit]
         places = pd.concat([places, pd.DataFrame(review, columns=places.columns)])
     if as_csv:
-        from pipeline.store import safe_csv_cell
-
-        places.map(safe_csv_cell).to_csv(sys.stdout, index=False)
+        print_frame(places, as_csv=True)
         return
-    from rich.table import Table
-
     console.print(
         f"Calls from this number in the output: {len(found.calls)}"
         + (f", {int(found.calls['sampled'].sum())} of them screened." if len(found.calls) else "."),
         highlight=False,
     )
-    for frame, title in (
-        (found.calls[["call_id", "call_date", "started_at", "queue", "sampled"]], "Calls"),
-        (places, "Where they are"),
-    ):
-        table = Table(title=title)
-        for column in frame.columns:
-            table.add_column(str(column))
-        for row in frame.itertuples(index=False):
-            table.add_row(*("" if v is None else str(v) for v in row))
-        out.print(table)
+    print_frame(
+        found.calls[["call_id", "call_date", "started_at", "queue", "sampled"]], title="Calls"
+    )
+    print_frame(places, title="Where they are")

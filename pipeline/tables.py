@@ -14,26 +14,6 @@ import pyarrow as pa
 
 from pipeline.errors import StoreError
 
-__all__ = [
-    "CENSUS",
-    "ESTIMATES",
-    "FAILURES",
-    "FREQUENT_CALLERS",
-    "PACK_FILE",
-    "PARTITION_KEY",
-    "PURGES",
-    "RESTRICTED",
-    "RUNS",
-    "SAMPLES",
-    "SCORECARDS",
-    "SCRUTINY_PACK",
-    "TABLES",
-    "TRANSCRIPTS",
-    "Rows",
-    "TableSpec",
-    "table_spec",
-]
-
 #: The partition column: a folder name, never a column inside the files.
 PARTITION_KEY = "call_date"
 

@@ -15,29 +15,6 @@ from typing import Any, Generic, Protocol, TypeVar
 from pipeline.redact import PIISpan
 from pipeline.vocabulary import DESIGN_IDS, load_vocabulary
 
-__all__ = [
-    "AVOIDABLE_CATEGORIES",
-    "CONTACT_REASONS",
-    "FLAGS",
-    "QA_CHECKS",
-    "REVIEWED_TAGS",
-    "SAFEGUARDING",
-    "SPEAKERS",
-    "UNCERTAIN_MARGIN",
-    "VULNERABILITIES",
-    "Evidence",
-    "PIISpan",
-    "QAChecks",
-    "RedactedTurn",
-    "TagLabels",
-    "Tags",
-    "TextTurn",
-    "TurnText",
-    "label_fields",
-    "load_qa_weights",
-    "qa_score",
-]
-
 #: Contact reason ids; `other` is the fallback and needs no pattern.
 CONTACT_REASONS = DESIGN_IDS["reasons"]
 #: NI14 avoidable-contact category ids.
