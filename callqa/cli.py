@@ -211,8 +211,8 @@ def train(
     ] = None,
 ) -> None:
     """Retrain the tagger from the corpus and reviews; promote it only if it is no worse."""
-    from pipeline.tagging import DEFAULT_MODELS_DIR
     from pipeline.training import retrain
+    from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
     console.print("Training the tagger (a few minutes) ...")
     result = retrain(corpus or DEFAULT_MODELS_DIR.parent / "eval" / "corpus", out_dir, models)

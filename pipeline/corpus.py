@@ -19,16 +19,12 @@ import yaml
 from pipeline.tagging.tags import TextTurn
 from pipeline.vocabulary import DEFAULT_MODELS_DIR, Vocabulary, load_vocabulary
 
-# The name tests/test_corpus.py knows the vocabulary by.
-vocabulary = load_vocabulary
-
 __all__ = [
     "LABEL_KEYS",
     "LabelledCall",
     "problems",
     "read_corpus",
     "read_lines",
-    "vocabulary",
 ]
 
 SPEAKERS = {"agent", "caller", "unknown"}

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.corpus import problems, read_corpus, vocabulary
+from pipeline.corpus import problems, read_corpus
 from pipeline.tagging import AVOIDABLE_CATEGORIES, SAFEGUARDING, VULNERABILITIES
+from pipeline.vocabulary import load_vocabulary
 
 CORPUS = Path(__file__).resolve().parents[1] / "eval" / "corpus"
 
@@ -53,7 +54,7 @@ def test_the_test_split_has_the_vulnerability_calls_the_issue_asks_for(corpus) -
 
 
 def test_a_malformed_call_is_named_with_what_is_wrong() -> None:
-    vocab = vocabulary()
+    vocab = load_vocabulary()
     call = {
         "id": "x",
         "style": "clean",

@@ -12,8 +12,9 @@ import pytest
 from pipeline.corpus import read_corpus
 from pipeline.errors import CallQAError
 from pipeline.learned import HASH_FEATURES, MODEL_DIRNAME, load_embedder, load_model
-from pipeline.tagging import DEFAULT_MODELS_DIR, load_pipeline, tag_file, tag_many
+from pipeline.tagging import load_pipeline, tag_file, tag_many
 from pipeline.training import targets
+from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 

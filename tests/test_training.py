@@ -17,8 +17,9 @@ from pipeline.corpus import read_corpus
 from pipeline.evaluation import Figure
 from pipeline.learned import MODEL_DIRNAME, load_model
 from pipeline.reviews import labels_from_review
-from pipeline.tagging import DEFAULT_MODELS_DIR, QA_CHECKS
+from pipeline.tagging import QA_CHECKS
 from pipeline.training import HEADLINE, decision, train_and_promote
+from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWED = ("primary_reason", "avoidable", "avoidable_category", "complaint", "transferred")

@@ -27,7 +27,6 @@ from pipeline.errors import RulePackError
 from pipeline.report import ScrutinyCall, build_monthly_report, write_scrutiny_page
 from pipeline.scorecard import SampledCall, Thresholds, build_scorecard, transcript_rows
 from pipeline.tagging import (
-    DEFAULT_MODELS_DIR,
     QA_CHECKS,
     Tags,
     TextTurn,
@@ -37,7 +36,7 @@ from pipeline.tagging import (
     tag_many,
 )
 from pipeline.transcribe import Transcript, Turn
-from pipeline.vocabulary import load_vocabulary
+from pipeline.vocabulary import DEFAULT_MODELS_DIR, load_vocabulary
 
 DAY = date(2025, 3, 4)
 MONTH = "2025-03"

@@ -43,13 +43,9 @@ from pipeline.tagging.tags import (
     qa_score,
 )
 
-# Re-exported for the callers that import it from here (the models folder is the vocabulary's).
-from pipeline.vocabulary import DEFAULT_MODELS_DIR
-
 __all__ = [
     "AVOIDABLE_CATEGORIES",
     "CONTACT_REASONS",
-    "DEFAULT_MODELS_DIR",
     "QA_CHECKS",
     "REVIEWED_TAGS",
     "SAFEGUARDING",
