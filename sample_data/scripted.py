@@ -18,7 +18,13 @@ import yaml
 
 from pipeline.errors import CallQAError
 from pipeline.redact import PII_TYPES
-from pipeline.tagging import AVOIDABLE_CATEGORIES, CONTACT_REASONS, QA_CHECKS, label_fields
+from pipeline.tagging import (
+    AVOIDABLE_CATEGORIES,
+    CONTACT_REASONS,
+    QA_CHECKS,
+    TagLabels,
+    label_fields,
+)
 
 #: This folder: the default output of `python -m sample_data.build`, and where its scripts are.
 DEFAULT_SAMPLE_DIR = Path(__file__).resolve().parent
@@ -70,16 +76,9 @@ class PIILabel:
 
 
 @dataclass(frozen=True)
-class ScriptLabels:
+class ScriptLabels(TagLabels[QALabels]):
     """What a perfect ``callqa tag`` would say about the call, plus the repeat-caller truth."""
 
-    contact_reasons: list[str]
-    primary_reason: str
-    avoidable: bool
-    avoidable_category: str | None
-    complaint: bool
-    transferred: bool
-    qa: QALabels
     pii: list[PIILabel]
     repeat_caller: bool
 
