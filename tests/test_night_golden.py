@@ -6,16 +6,16 @@ to alter outputs rewrites them with the command in that README, in the same comm
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
+
+from callqa.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "make_run_night"
@@ -47,21 +47,17 @@ def _stable(table: pa.Table, name: str) -> pa.Table:
 
 
 def _callqa(*args: str) -> None:
-    env = {**os.environ, "CALLQA_CALLER_HASH_KEY": HASH_KEY}
-    done = subprocess.run(
-        [sys.executable, "-m", "callqa", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = CliRunner().invoke(app, list(args))
+    assert done.exit_code == 0, done.output
 
 
 @pytest.mark.timeout(900)
-def test_make_run_night_matches_the_golden_tables(prefect_server, tmp_path: Path) -> None:
+def test_make_run_night_matches_the_golden_tables(
+    prefect_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("CALLQA_CALLER_HASH_KEY", HASH_KEY)
     # The two commands of the Makefile's `run` target, on the same inputs.
     _callqa(
         "nightly",
