@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from pipeline.report.pages import template_environment
 from review import labels
 from review.data import OutputStore
 from review.db import ROLES, AuditEntry, utcnow, write_turn
@@ -92,14 +93,7 @@ def _pct(value: object, digits: int = 0) -> str:
 
 
 def make_templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-        auto_reload=False,  # templates ship with the package: no stat() per page
-    )
+    env = template_environment(_TEMPLATES)
     env.globals.update(
         label=labels.label,
         flag_label=labels.flag_label,

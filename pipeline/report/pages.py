@@ -25,16 +25,22 @@ def _css_string(text: str) -> Markup:
     return Markup("".join(c if c.isalnum() or c in " -:,." else f"\\{ord(c):x} " for c in text))
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
+def template_environment(folder: Path) -> jinja2.Environment:
+    """callqa's Jinja2 settings for the templates in `folder`: autoescaped, strict, never reloaded
+    (the templates ship with the package, so no stat() per page)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
-        auto_reload=False,  # templates ship with the package
+        auto_reload=False,
     )
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = template_environment(_TEMPLATES)
     env.filters["css_string"] = _css_string
     return env
 
