@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from pipeline import store
 from pipeline.recordings import resolve_recording
@@ -139,17 +140,29 @@ def _read_output(out_dir: Path, table: store.TableSpec) -> pd.DataFrame:
     return df
 
 
-def _as_list(values: Iterable[object]) -> list[str]:
-    return [str(v) for v in values]
+#: Scorecard columns that are yes/no: null only in nights written before the column existed.
+_BOOL_COLUMNS = [f.name for f in store.SCORECARDS.schema if pa.types.is_boolean(f.type)]
+
+
+def _as_list(values: Iterable[object] | None) -> list[str]:
+    return [] if values is None else [str(v) for v in values]
 
 
 def _normalise_calls(df: pd.DataFrame) -> pd.DataFrame:
     """Scorecard rows with plain Python lists and dicts where pyarrow gives arrays and
-    (key, value) pairs: every QA check -> passed, and each flag family -> its tag ids."""
+    (key, value) pairs: every QA check -> passed, and each flag family -> its tag ids.
+
+    A night written by an older callqa reads with nulls in the columns added since (e.g.
+    `safeguarding`, `vulnerability`, `tags`): they read as no, none and empty.
+    """
     for col in _LIST_COLUMNS:
         df[col] = df[col].map(_as_list)
-    df["qa_checks"] = df["qa_checks"].map(dict)
-    df["tags"] = df["tags"].map(lambda pairs: {family: _as_list(ids) for family, ids in pairs})
+    df["qa_checks"] = df["qa_checks"].map(lambda pairs: {} if pairs is None else dict(pairs))
+    df["tags"] = df["tags"].map(
+        lambda pairs: {} if pairs is None else {family: _as_list(ids) for family, ids in pairs}
+    )
+    for col in _BOOL_COLUMNS:
+        df[col] = df[col].astype("boolean").fillna(False).astype(bool)
     return df
 
 
