@@ -9,7 +9,8 @@ in the order a call goes through them:
     phrases.py     the packs' phrase syntax compiled to token patterns
     packs.py       the YAML rule packs read into `Rule`s
     components.py  the spaCy components: the match-key normaliser, the personal-data finder
-    nlp.py         `load_pipeline`: en_core_web_sm + normaliser + one span ruler per field + PII
+    ruler.py       the rules' matcher: every pack's patterns, spans per output field
+    nlp.py         `load_pipeline`: en_core_web_sm + normaliser + rules' matcher + PII
     hits.py        the spans that count: not excluded, said by the right speaker, where
     rules.py       the rules' tags of a call from its hits
     views.py       what the learned layer reads of a call

@@ -1,5 +1,5 @@
-"""The spaCy components tagging adds: the match-key normaliser before the rulers, and the
-personal-data finder after them.
+"""The spaCy components tagging adds: the match-key normaliser before the rules' matcher, and the
+personal-data finder after it.
 
 Patterns match a token's *match key*, which `callqa_normalise` sets, so lower-case,
 unpunctuated and misheard speech-recognition text matches:

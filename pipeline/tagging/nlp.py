@@ -1,7 +1,7 @@
-"""The tagging pipeline: spaCy's `en_core_web_sm` with the normaliser, one `span_ruler` per
-output field built from a models folder's rule packs, and the personal-data finder.
+"""The tagging pipeline: spaCy's `en_core_web_sm` with the normaliser, the rules' matcher built
+from a models folder's rule packs, and the personal-data finder.
 
-Each ruler's `spans_key` is the field, its span labels the taxonomy ids, its pattern ids the
+The matcher's spans keys are the fields, its span labels the taxonomy ids, its pattern ids the
 rules (kept as evidence). The nlp is built once per process; Docs never leave the package.
 """
 
@@ -19,6 +19,7 @@ from pipeline.learned import MODEL_DIRNAME, Featuriser, TaggerModel, load_embedd
 from pipeline.tagging.components import NORMALISER, PII_FINDER, Normaliser
 from pipeline.tagging.packs import RULERS, RulePacks, read_packs
 from pipeline.tagging.phrases import as_phrases
+from pipeline.tagging.ruler import RULES, RuleMatcher
 from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
 __all__ = ["learned_of", "load_pipeline", "packs_of"]
@@ -47,7 +48,7 @@ def load_pipeline(models_dir: Path | None = None, *, learned: bool = True) -> La
             "fuzzy_min_length": packs.fuzzy_min_length,
         },
     )
-    _add_rulers(nlp, packs, models_dir)
+    _add_rules(nlp, packs, models_dir)
     nlp.add_pipe(PII_FINDER)
     assert isinstance(normaliser, Normaliser)
     normaliser.packs = packs
@@ -56,28 +57,34 @@ def load_pipeline(models_dir: Path | None = None, *, learned: bool = True) -> La
     return nlp
 
 
-def _add_rulers(nlp: Language, packs: RulePacks, models_dir: Path) -> None:
+def _add_rules(nlp: Language, packs: RulePacks, models_dir: Path) -> None:
+    rules = nlp.add_pipe(RULES)
+    assert isinstance(rules, RuleMatcher)
     for key, filename in RULERS:
         patterns = [
-            {"label": rule.id, "pattern": phrase, "id": pattern_id}
+            (rule.id, pattern_id, phrase)
             for rule in packs.rules.values()
             if rule.key == key
             for pattern_id, pattern in rule.patterns
             for phrase in as_phrases(pattern, nlp.make_doc) or [pattern]
         ]
-        if not patterns:  # no flag families: a ruler with nothing to match is left out
+        if not patterns:  # no flag families: a field with nothing to match is left out
             continue
-        ruler = nlp.add_pipe(
-            "span_ruler",
-            name=f"callqa_{key}",
-            config={"spans_key": key, "validate": True, "phrase_matcher_attr": "NORM"},
-        )
+        # Phrases pass through the components before the rules, which is what gives them the
+        # same match keys as the text.
+        with nlp.select_pipes(disable=[RULES]):
+            phrase_docs = iter(list(nlp.pipe([p for _, _, p in patterns if isinstance(p, str)])))
         try:
             with warnings.catch_warnings():
-                # W012: phrase patterns pass through the components before the ruler, which is
-                # what gives them the same match keys as the text.
+                # W012: the phrase Docs are tagged, which matching on NORM does not need.
                 warnings.filterwarnings("ignore", message=r"\[W012\]")
-                ruler.add_patterns(patterns)  # type: ignore[attr-defined]
+                rules.add_patterns(
+                    key,
+                    [
+                        (label, pattern_id, next(phrase_docs) if isinstance(p, str) else p)
+                        for label, pattern_id, p in patterns
+                    ],
+                )
         except (MatchPatternError, ValueError) as err:
             raise RulePackError(f"{models_dir / filename}: invalid pattern: {err}") from None
 
