@@ -87,12 +87,13 @@ TOLERANCE = 0.01
 C_BY_FAMILY = {"reasons": 0.3, "qa": 0.3, "transferred": 0.3, "all": 0.3, "vulnerability": 30.0}
 #: Below this many positive (or negative) examples a tag keeps the rules' decision.
 MIN_EXAMPLES = 4
-#: The probability from which a tag is given, where not 0.5; avoidable chosen on the dev split.
-#: The vulnerability ones on train authors each held out in turn (eval/thresholds.py: dev has
-#: too few safeguarding calls to tell one from another): the safeguarding ids are given early,
-#: as missing one costs far more than a quality lead's minute on a false alarm.
-THRESHOLDS = {"avoidable": 0.4}
-VULNERABILITY_THRESHOLD = 0.2
+#: The probability from which a tag is given, where not 0.5, chosen on train authors held out
+#: in folds (eval/thresholds.py; dev has too few safeguarding calls to tell one from another).
+#: Avoidable is given a little early: as F1 as at 0.4, and more avoidable calls get a category.
+#: The safeguarding ids are given early, as missing one costs far more than a quality lead's
+#: minute on a false alarm.
+THRESHOLDS = {"avoidable": 0.35}
+VULNERABILITY_THRESHOLD = 0.3
 SAFEGUARDING_THRESHOLD = 0.15
 _RULES_ONLY_CONFIDENCE = 0.9
 RULE_BOOST = 3.0

@@ -5,6 +5,7 @@ rules, turned into tags, with the rules' evidence where they agree and the model
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from pipeline.tagging.views import rule_decisions
 from pipeline.vocabulary import Vocabulary, load_vocabulary
 
 __all__ = ["apply_model"]
+
+_WORD = re.compile(r"\w")
 
 
 def apply_model(
@@ -38,7 +41,10 @@ def apply_model(
         model.scores(featuriser.dense(views, embeddings), featuriser.sparse(views))
     )
     return [
-        _decide(
+        # A call with no words holds no evidence: the model's bias alone must not tag it.
+        dataclasses.replace(tags, tagger_version=model.version)
+        if not any(_WORD.search(text) for text in view.texts)
+        else _decide(
             tags,
             view,
             emb,
