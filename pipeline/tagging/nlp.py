@@ -72,8 +72,9 @@ def _add_rules(nlp: Language, packs: RulePacks, models_dir: Path) -> None:
             continue
         # Phrases pass through the components before the rules, which is what gives them the
         # same match keys as the text.
+        phrases = sorted({p for _, _, p in patterns if isinstance(p, str)})
         with nlp.select_pipes(disable=[RULES]):
-            phrase_docs = iter(list(nlp.pipe([p for _, _, p in patterns if isinstance(p, str)])))
+            phrase_docs = dict(zip(phrases, nlp.pipe(phrases), strict=True))
         try:
             with warnings.catch_warnings():
                 # W012: the phrase Docs are tagged, which matching on NORM does not need.
@@ -81,7 +82,7 @@ def _add_rules(nlp: Language, packs: RulePacks, models_dir: Path) -> None:
                 rules.add_patterns(
                     key,
                     [
-                        (label, pattern_id, next(phrase_docs) if isinstance(p, str) else p)
+                        (label, pattern_id, phrase_docs[p] if isinstance(p, str) else p)
                         for label, pattern_id, p in patterns
                     ],
                 )
