@@ -1,5 +1,5 @@
-"""Choose the avoidable, vulnerability and safeguarding thresholds on authors the model has not
-seen.
+"""Choose the avoidable, contact reason, vulnerability and safeguarding thresholds on authors
+the model has not seen.
 
 The dev split holds too few safeguarding calls to tell recall at one threshold from another,
 so the train authors are dealt into folds, each fold's calls are scored by a model fitted on
@@ -7,7 +7,7 @@ the other folds' authors (a new author is what the test split and a council's re
 are), and the tags are given again at each threshold. The test split is never read here
 (docs/evaluation.md).
 
-Usage: python eval/thresholds.py [--folds 4]   (about 10 minutes on 2 cores)
+Usage: python eval/thresholds.py [--folds 4]   (about 50 minutes on 2 cores)
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,44 +27,80 @@ sys.path.insert(0, str(ROOT / "eval"))
 from score import corpus_calls  # noqa: E402
 
 from pipeline.evaluation import score  # noqa: E402
-from pipeline.learned import load_embedder  # noqa: E402
-from pipeline.tagging.decide import apply_model  # noqa: E402
+from pipeline.learned import TaggerModel, load_embedder  # noqa: E402
+from pipeline.tagging.decide import (  # noqa: E402
+    Verdict,
+    apply_model,
+    given_avoidable,
+    given_reasons,
+    given_vulnerability,
+)
 from pipeline.tagging.nlp import load_pipeline  # noqa: E402
 from pipeline.tagging.tagger import rule_views  # noqa: E402
-from pipeline.tagging.tags import SAFEGUARDING, Tags  # noqa: E402
+from pipeline.tagging.tags import Tags  # noqa: E402
+from pipeline.tagging.views import rule_decisions  # noqa: E402
 from pipeline.training import fit  # noqa: E402
+from pipeline.vocabulary import Vocabulary, load_vocabulary  # noqa: E402
 
 AVOIDABLE = (0.3, 0.35, 0.4, 0.45, 0.5)
-VULNERABILITY = (0.2, 0.3, 0.4, 0.5)
-SAFEGUARDING_IDS = (0.05, 0.1, 0.15, 0.2, 0.3)
+REASONS = (0.3, 0.4, 0.5, 0.6)
+VULNERABILITY = (0.3, 0.4, 0.5)
+SAFEGUARDING = (0.1, 0.15, 0.2, 0.3)
 
 
-def _given_again(tags: Tags, vulnerability: float, safeguarding: float) -> Tags:
-    ids = [
-        tag.removeprefix("vulnerability:")
-        for tag, p in tags.probabilities.items()
-        if tag.startswith("vulnerability:")
-        and p
-        >= (safeguarding if tag.removeprefix("vulnerability:") in SAFEGUARDING else vulnerability)
-    ]
+class _Held(NamedTuple):
+    """One held-out call: its labels, the rules' tags, and the model's tags and model."""
+
+    labels: dict
+    rules: Tags
+    tags: Tags
+    model: TaggerModel
+
+
+def _at(model: TaggerModel, levels: dict[str, float]) -> TaggerModel:
+    """`model` with the thresholds of the targets (or target families) in `levels`."""
+    thresholds = np.array(
+        [
+            levels.get(t, levels.get(t.split(":")[0], old))
+            for t, old in zip(model.targets, model.thresholds, strict=True)
+        ]
+    )
+    return dataclasses.replace(model, thresholds=thresholds)
+
+
+def _again(held: _Held, model: TaggerModel, vocab: Vocabulary) -> Tags:
+    """The held-out call's tags given again, as `apply_model` gives them, at `model`'s levels."""
+    verdict = Verdict(held.tags.probabilities, model, frozenset(rule_decisions(held.rules)))
+    if not held.tags.probabilities:  # a call with no words keeps the rules' tags
+        return held.tags
+    avoidable, category = given_avoidable(verdict, vocab)
+    vulnerability, safeguarding = given_vulnerability(verdict, vocab)
+    reasons = given_reasons(verdict, vocab, held.rules.contact_reasons)
     return dataclasses.replace(
-        tags,
-        vulnerability=ids,
-        safeguarding=bool(SAFEGUARDING & set(ids))
-        or tags.probabilities.get("safeguarding", 0.0) >= safeguarding,
+        held.tags,
+        contact_reasons=reasons,
+        primary_reason=reasons[0],
+        avoidable=avoidable,
+        avoidable_category=category,
+        vulnerability=vulnerability,
+        safeguarding=safeguarding,
     )
 
 
-def _avoidable_again(tags: Tags, threshold: float) -> Tags:
-    avoidable = tags.probabilities["avoidable"] >= threshold
-    category = None
-    if avoidable:
-        category = max(
-            (p, tag.removeprefix("avoidable_category:"))
-            for tag, p in tags.probabilities.items()
-            if tag.startswith("avoidable_category:")
-        )[1]
-    return dataclasses.replace(tags, avoidable=avoidable, avoidable_category=category)
+def _table(held: list[_Held], grid: list[dict[str, float]], keys: list[str]) -> None:
+    vocab = load_vocabulary()
+    labels = [h.labels for h in held]
+    print(f"\n{len(held)} calls; {', '.join(keys)}")
+    for levels in grid:
+        variants = {}
+        tagged = []
+        for h in held:
+            if id(h.model) not in variants:
+                variants[id(h.model)] = _at(h.model, levels)
+            tagged.append(_again(h, variants[id(h.model)], vocab))
+        figures = score(labels, tagged)
+        shown = " ".join(f"{k} {v:.2f}" for k, v in levels.items())
+        print(f"  {shown}: " + "  ".join(str(figures[k]) for k in keys), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,29 +113,32 @@ def main(argv: list[str] | None = None) -> int:
     pairs = rule_views([c.turns for c in train], nlp)
     # The project's own sets (no vulnerability labels) are always trained on, never held out.
     authors = sorted({c.source for c in train if c.labels.get("vulnerability") is not None})
-    scored: list[tuple[dict, Tags]] = []
+    held: list[_Held] = []
     for fold in range(args.folds):
         out = set(authors[fold :: args.folds])
         keep = [i for i, c in enumerate(train) if c.source not in out]
-        held = [i for i, c in enumerate(train) if c.source in out]
+        rows = [i for i, c in enumerate(train) if c.source in out]
         model = fit([train[i] for i in keep], [pairs[i][1] for i in keep])
-        tagged = apply_model([pairs[i] for i in held], model, model.featuriser(embedder))
-        scored += [(train[i].labels, t) for i, t in zip(held, tagged, strict=True)]
-        print(f"held out {sorted(out)}: {len(held)} calls", flush=True)
-    labels = [labels for labels, _ in scored]
-    print(f"\n{len(scored)} calls; avoidable F1, category accuracy")
-    for a in AVOIDABLE:
-        f = score(labels, [_avoidable_again(t, a) for _, t in scored])
-        print(f"  avoidable {a:.2f}: {f['avoidable_f1']}  {f['avoidable_category_accuracy']}")
-    print(f"\n{len(scored)} calls; vulnerability micro-F1, safeguarding recall, precision")
-    for v in VULNERABILITY:
-        for s in SAFEGUARDING_IDS:
-            f = score(labels, [_given_again(t, v, s) for _, t in scored])
-            print(
-                f"  vulnerability {v:.2f} safeguarding {s:.2f}: "
-                f"{f['vulnerability_micro_f1']}  {f['safeguarding_recall']}  "
-                f"{f['safeguarding_precision']}"
-            )
+        tagged = apply_model([pairs[i] for i in rows], model, model.featuriser(embedder))
+        held += [
+            _Held(train[i].labels, pairs[i][0], t, model) for i, t in zip(rows, tagged, strict=True)
+        ]
+        print(f"held out {sorted(out)}: {len(rows)} calls", flush=True)
+    _table(
+        held,
+        [{"avoidable": a} for a in AVOIDABLE],
+        ["avoidable_f1", "avoidable_category_accuracy"],
+    )
+    _table(
+        held,
+        [{"contact_reasons": r} for r in REASONS],
+        ["reasons_micro_f1"],
+    )
+    _table(
+        held,
+        [{"vulnerability": v, "safeguarding": s} for v in VULNERABILITY for s in SAFEGUARDING],
+        ["vulnerability_micro_f1", "safeguarding_recall", "safeguarding_precision"],
+    )
     return 0
 
 

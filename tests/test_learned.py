@@ -137,3 +137,36 @@ def test_uncertain_tags_are_the_model_decided_ones_near_their_threshold(dev_tags
             assert (tag in tags.uncertain) == (near and not decides[tag])
         flagged += bool(tags.uncertain)
     assert 0 < flagged < len(dev_tags)
+
+
+def test_safeguarding_is_raised_at_its_own_level_and_names_an_id() -> None:
+    from pipeline.tagging.decide import Verdict, given_vulnerability
+    from pipeline.vocabulary import load_vocabulary
+
+    model = load_model(DEFAULT_MODELS_DIR / MODEL_DIRNAME)
+    assert model is not None
+    vocab = load_vocabulary()
+    raised = model.threshold["safeguarding"]
+    listed = model.threshold["vulnerability:child_at_risk"]
+    assert raised < listed  # raised well before an id is listed
+    low = {t: 0.0 for t in model.targets}
+
+    def given(**probabilities: float) -> tuple[list[str], bool]:
+        verdict = Verdict({**low, **probabilities}, model, frozenset())
+        return given_vulnerability(verdict, vocab)
+
+    between = (raised + listed) / 2
+    assert given() == ([], False)
+    assert given(**{"vulnerability:bereavement": listed}) == (["bereavement"], False)
+    # An id between the two levels raises the call and is the id named.
+    assert given(**{"vulnerability:child_at_risk": between}) == (["child_at_risk"], True)
+    # The call-level model alone raises it: the likeliest safeguarding id is named.
+    ids, safeguarding = given(
+        **{"safeguarding": between, "vulnerability:domestic_abuse": raised / 2}
+    )
+    assert safeguarding and ids == ["domestic_abuse"]
+    # Listed ids keep their own level: below it, a safeguarding id is not listed beside one that is.
+    ids, safeguarding = given(
+        **{"vulnerability:risk_to_life": listed, "vulnerability:adult_at_risk": between}
+    )
+    assert safeguarding and ids == ["risk_to_life"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from pipeline.tagging.tags import FLAGS, REVIEWED_TAGS, UNCERTAIN_MARGIN, Eviden
 from pipeline.tagging.views import rule_decisions
 from pipeline.vocabulary import Vocabulary, load_vocabulary
 
-__all__ = ["apply_model"]
+__all__ = ["Verdict", "apply_model", "given_avoidable", "given_reasons", "given_vulnerability"]
 
 _WORD = re.compile(r"\w")
 
@@ -48,7 +48,7 @@ def apply_model(
             tags,
             view,
             emb,
-            _Verdict(
+            Verdict(
                 dict(zip(model.targets, row.tolist(), strict=True)),
                 model,
                 frozenset(rule_decisions(tags)),
@@ -61,7 +61,7 @@ def apply_model(
 
 
 @dataclass(frozen=True)
-class _Verdict:
+class Verdict:
     """One call's probabilities read against the model's thresholds."""
 
     probabilities: dict[str, float]
@@ -73,6 +73,11 @@ class _Verdict:
         if tag in self.model.decided_by_rule or tag not in self.probabilities:
             return tag in self.by_rules
         return self.probabilities[tag] >= self.model.threshold[tag]
+
+    def reaches(self, tags: Iterable[str], level_of: str) -> bool:
+        """Whether any of `tags` has a probability at or above `level_of`'s threshold."""
+        level = self.model.threshold.get(level_of)
+        return level is not None and any(self.probabilities.get(t, -1.0) >= level for t in tags)
 
     def best(self, prefix: str, ids: Iterable[str]) -> str | None:
         scored = [(self.probabilities.get(f"{prefix}:{i}", -1.0), i) for i in ids]
@@ -89,36 +94,65 @@ class _Verdict:
         ]
 
 
-def _reasons(rules: Tags, verdict: _Verdict, tag_vocabulary: Vocabulary) -> list[str]:
-    """The reasons, primary first. A reason the rules found stays (their evidence is the
-    transparent part); the model adds the reasons said in words no pack lists."""
-    found = set(rules.contact_reasons) - {"other"}
-    reasons = [
-        r for r in tag_vocabulary.reason_ids if r in found or verdict.given(f"contact_reasons:{r}")
-    ]
+def given_reasons(
+    verdict: Verdict, tag_vocabulary: Vocabulary, found: Collection[str] = ()
+) -> list[str]:
+    """The reasons, primary first, as the model decides them: a pack word said in passing
+    ("my bin day" in a council tax call) is evidence, not a reason by itself. A council's
+    new reason, which the model has no weights for, is the rules' decision. When the model
+    gives no reason (a few words, "my bin was missed", are too little for it), the primary
+    is the likeliest of the reasons the rules `found`."""
+    reasons = [r for r in tag_vocabulary.reason_ids if verdict.given(f"contact_reasons:{r}")]
     if len(reasons) > 1 and "other" in reasons:  # `other` only when no listed reason fits
         reasons.remove("other")
-    primary = verdict.best("primary_reason", reasons or tag_vocabulary.reason_ids) or "other"
+    fallback = [r for r in tag_vocabulary.reason_ids if r in found and r != "other"]
+    primary = (
+        verdict.best("primary_reason", reasons or fallback or tag_vocabulary.reason_ids) or "other"
+    )
     return [primary, *[r for r in reasons if r != primary]]
+
+
+def given_avoidable(verdict: Verdict, tag_vocabulary: Vocabulary) -> tuple[bool, str | None]:
+    """Whether the call is avoidable contact, and its likeliest category if so."""
+    if not verdict.given("avoidable"):
+        return False, None
+    return True, verdict.best("avoidable_category", tag_vocabulary.category_ids)
+
+
+def given_vulnerability(verdict: Verdict, tag_vocabulary: Vocabulary) -> tuple[list[str], bool]:
+    """The vulnerability ids given, and whether the call is a safeguarding call.
+
+    A call is raised as safeguarding at a far lower probability (the `safeguarding`
+    threshold) than an id is listed: missing one costs far more than a quality lead's minute
+    on a false alarm, while listing every id at that probability would bury the true ones. A
+    call raised on probability alone lists its likeliest safeguarding id, so its page
+    always says what to look for.
+    """
+    ids = [v for v in tag_vocabulary.vulnerability_ids if verdict.given(f"vulnerability:{v}")]
+    guarding = sorted(tag_vocabulary.safeguarding_ids)
+    if set(guarding) & set(ids):
+        return ids, True
+    if not (
+        verdict.given("safeguarding")
+        or verdict.reaches([f"vulnerability:{v}" for v in guarding], "safeguarding")
+    ):
+        return ids, False
+    likeliest = verdict.best("vulnerability", guarding)
+    return [v for v in tag_vocabulary.vulnerability_ids if v in ids or v == likeliest], True
 
 
 def _decide(
     rules: Tags,
     view: CallView,
     embeddings: Any,
-    verdict: _Verdict,
+    verdict: Verdict,
     featuriser: Featuriser,
     tag_vocabulary: Vocabulary,
 ) -> Tags:
     """The call's tags from the model's probabilities; evidence from the rules where they agree."""
-    reasons = _reasons(rules, verdict, tag_vocabulary)
-    avoidable = verdict.given("avoidable")
-    category = (
-        verdict.best("avoidable_category", tag_vocabulary.category_ids) if avoidable else None
-    )
-    vulnerability = [
-        v for v in tag_vocabulary.vulnerability_ids if verdict.given(f"vulnerability:{v}")
-    ]
+    reasons = given_reasons(verdict, tag_vocabulary, rules.contact_reasons)
+    avoidable, category = given_avoidable(verdict, tag_vocabulary)
+    vulnerability, safeguarding = given_vulnerability(verdict, tag_vocabulary)
     checks = {check: verdict.given(f"qa:{check}") for check in tag_vocabulary.check_ids}
     decided = {
         *[f"contact_reasons:{r}" for r in reasons],
@@ -140,8 +174,7 @@ def _decide(
         qa=QAChecks.from_dict(checks),
         evidence=_evidence(rules, decided, view, embeddings, verdict.model, featuriser),
         vulnerability=vulnerability,
-        safeguarding=bool(tag_vocabulary.safeguarding_ids & set(vulnerability))
-        or verdict.given("safeguarding"),
+        safeguarding=safeguarding,
         probabilities=verdict.probabilities,
         uncertain=verdict.uncertain((*REVIEWED_TAGS, f"primary_reason:{reasons[0]}")),
         tagger_version=verdict.model.version,
