@@ -39,7 +39,7 @@ from pipeline.tagging.nlp import load_pipeline  # noqa: E402
 from pipeline.tagging.tagger import rule_views  # noqa: E402
 from pipeline.tagging.tags import Tags  # noqa: E402
 from pipeline.tagging.views import rule_decisions  # noqa: E402
-from pipeline.training import fit  # noqa: E402
+from pipeline.training import fit, threshold_for  # noqa: E402
 from pipeline.vocabulary import Vocabulary, load_vocabulary  # noqa: E402
 
 AVOIDABLE = (0.3, 0.35, 0.4, 0.45, 0.5)
@@ -61,7 +61,7 @@ def _at(model: TaggerModel, levels: dict[str, float]) -> TaggerModel:
     """`model` with the thresholds of the targets (or target families) in `levels`."""
     thresholds = np.array(
         [
-            levels.get(t, levels.get(t.split(":")[0], old))
+            threshold_for(t, levels, old)
             for t, old in zip(model.targets, model.thresholds, strict=True)
         ]
     )
@@ -70,9 +70,9 @@ def _at(model: TaggerModel, levels: dict[str, float]) -> TaggerModel:
 
 def _again(held: _Held, model: TaggerModel, vocab: Vocabulary) -> Tags:
     """The held-out call's tags given again, as `apply_model` gives them, at `model`'s levels."""
-    verdict = Verdict(held.tags.probabilities, model, frozenset(rule_decisions(held.rules)))
     if not held.tags.probabilities:  # a call with no words keeps the rules' tags
         return held.tags
+    verdict = Verdict(held.tags.probabilities, model, frozenset(rule_decisions(held.rules)))
     avoidable, category = given_avoidable(verdict, vocab)
     vulnerability, safeguarding = given_vulnerability(verdict, vocab)
     reasons = given_reasons(verdict, vocab, held.rules.contact_reasons)
@@ -87,8 +87,9 @@ def _again(held: _Held, model: TaggerModel, vocab: Vocabulary) -> Tags:
     )
 
 
-def _table(held: list[_Held], grid: list[dict[str, float]], keys: list[str]) -> None:
-    vocab = load_vocabulary()
+def _table(
+    held: list[_Held], grid: list[dict[str, float]], keys: list[str], vocab: Vocabulary
+) -> None:
     labels = [h.labels for h in held]
     print(f"\n{len(held)} calls; {', '.join(keys)}")
     for levels in grid:
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=4, help="folds of train authors")
     args = parser.parse_args(argv)
     nlp = load_pipeline(learned=False)
+    vocab = load_vocabulary()
     embedder = load_embedder()
     train = [c for c in corpus_calls() if c.split == "train"]
     pairs = rule_views([c.turns for c in train], nlp)
@@ -128,16 +130,19 @@ def main(argv: list[str] | None = None) -> int:
         held,
         [{"avoidable": a} for a in AVOIDABLE],
         ["avoidable_f1", "avoidable_category_accuracy"],
+        vocab,
     )
     _table(
         held,
         [{"contact_reasons": r} for r in REASONS],
         ["reasons_micro_f1"],
+        vocab,
     )
     _table(
         held,
         [{"vulnerability": v, "safeguarding": s} for v in VULNERABILITY for s in SAFEGUARDING],
         ["vulnerability_micro_f1", "safeguarding_recall", "safeguarding_precision"],
+        vocab,
     )
     return 0
 

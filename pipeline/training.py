@@ -182,8 +182,9 @@ def _rule_is_trusted(
     )
 
 
-def _threshold(target: str) -> float:
-    return THRESHOLDS.get(target, THRESHOLDS.get(target.split(":")[0], 0.5))
+def threshold_for(target: str, levels: Mapping[str, float], default: float = 0.5) -> float:
+    """`target`'s level in `levels`, named by target or else by family (`contact_reasons`)."""
+    return levels.get(target, levels.get(target.split(":")[0], default))
 
 
 _FAMILIES = {
@@ -359,7 +360,7 @@ def fit(calls: Sequence[LabelledCall], views: Sequence[CallView], *, seed: int =
             )
         weights[k, linear.columns] = linear.coef
         bias[k], platt_a[k], platt_b[k] = linear.bias, linear.platt_a, linear.platt_b
-    thresholds = np.array([_threshold(target) for target in names])
+    thresholds = np.array([threshold_for(target, THRESHOLDS) for target in names])
     rule_decides = np.array([_rule_is_trusted(target, values, views) for target in names])
     return TaggerModel(
         version=_version(weights, bias, platt_a, platt_b, thresholds, rule_decides),
