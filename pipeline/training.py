@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
@@ -315,7 +316,13 @@ def _rules_only(target: str, design: _Design) -> _Linear:
 
 
 def _logistic(
-    x: sp.csr_matrix, y: np.ndarray, columns: np.ndarray, c: float, folds: int, seed: int
+    x: sp.csr_matrix,
+    rows: Sequence[int],
+    y: np.ndarray,
+    columns: np.ndarray,
+    c: float,
+    folds: int,
+    seed: int,
 ) -> _Linear:
     model = CalibratedClassifierCV(
         LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=5000, random_state=seed),
@@ -323,7 +330,7 @@ def _logistic(
         cv=folds,
         ensemble=False,
     )
-    model.fit(x[:, columns], y)
+    model.fit(x[rows][:, columns], y)
     fitted = model.calibrated_classifiers_[0]
     return _Linear(
         columns,
@@ -334,30 +341,41 @@ def _logistic(
     )
 
 
-def fit(calls: Sequence[LabelledCall], views: Sequence[CallView], *, seed: int = 0) -> TaggerModel:
-    """A TaggerModel fitted on `calls` (whose rule views are `views`)."""
+def fit(
+    calls: Sequence[LabelledCall],
+    views: Sequence[CallView],
+    *,
+    seed: int = 0,
+    n_jobs: int = -1,
+) -> TaggerModel:
+    """A TaggerModel fitted on `calls` (whose rule views are `views`).
+
+    The targets' models are fitted `n_jobs` at a time (-1: all cores); the weights do not
+    depend on `n_jobs`.
+    """
     names = targets()
     design = _design(views)
     columns = _family_columns(design.featuriser)
     values = [target_values(call.labels) for call in calls]
-    weights = np.zeros((len(names), design.x.shape[1]), dtype=np.float32)
-    bias, platt_a, platt_b = (np.zeros(len(names)) for _ in range(3))
+    linears: dict[int, _Linear] = {}
+    jobs = []
     for k, target in enumerate(names):
         rows = [i for i, v in enumerate(values) if target in v]
         y = np.array([values[i][target] for i in rows])
         minority = int(min(y.sum(), len(y) - y.sum())) if len(y) else 0
         if minority < MIN_EXAMPLES:
-            linear = _rules_only(target, design)
+            linears[k] = _rules_only(target, design)
         else:
             family = _family(target)
-            linear = _logistic(
-                design.x[rows],
-                y,
-                columns[family],
-                C_BY_FAMILY[family],
-                min(CV_FOLDS, minority),
-                seed,
-            )
+            c, folds = C_BY_FAMILY[family], min(CV_FOLDS, minority)
+            jobs.append((k, delayed(_logistic)(design.x, rows, y, columns[family], c, folds, seed)))
+    # Processes, not threads: liblinear draws its coordinate order from one random state per
+    # process, so fits sharing a process at once would not be reproducible.
+    fitted = Parallel(n_jobs=n_jobs)(job for _, job in jobs)
+    linears.update(zip((k for k, _ in jobs), fitted, strict=True))
+    weights = np.zeros((len(names), design.x.shape[1]), dtype=np.float32)
+    bias, platt_a, platt_b = (np.zeros(len(names)) for _ in range(3))
+    for k, linear in linears.items():
         weights[k, linear.columns] = linear.coef
         bias[k], platt_a[k], platt_b[k] = linear.bias, linear.platt_a, linear.platt_b
     thresholds = np.array([threshold_for(target, THRESHOLDS) for target in names])

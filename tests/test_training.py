@@ -18,7 +18,9 @@ from pipeline.evaluation import Figure
 from pipeline.learned import MODEL_DIRNAME, load_model
 from pipeline.reviews import labels_from_review
 from pipeline.tagging import QA_CHECKS
-from pipeline.training import HEADLINE, decision, train_and_promote
+from pipeline.tagging.nlp import load_pipeline
+from pipeline.tagging.tagger import rule_views
+from pipeline.training import HEADLINE, decision, fit, train_and_promote
 from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +128,16 @@ def test_a_promoted_model_replaces_the_current_one_whole(tmp_path: Path) -> None
     assert header["train_counts"] == {"ana": 40}
     assert (models / MODEL_DIRNAME / "card.md").exists()
     assert not list(models.glob(".tagger*"))
+
+
+def test_fitting_in_parallel_gives_the_same_model_as_one_process(tmp_path: Path) -> None:
+    calls, _ = read_corpus(_small_corpus(tmp_path / "corpus", train=60, dev=0))
+    views = [view for _, view in rule_views([c.turns for c in calls], load_pipeline(learned=False))]
+    one, two = fit(calls, views, n_jobs=1), fit(calls, views, n_jobs=2)
+    assert one.version == two.version
+    assert np.count_nonzero(one.weights) > 0
+    for name in ("weights", "bias", "platt_a", "platt_b"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
 
 
 def _figures(value: float) -> dict[str, Figure]:
