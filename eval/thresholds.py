@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
@@ -24,13 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
+from heldout import Held, held_out  # noqa: E402
 from score import corpus_calls  # noqa: E402
 
 from pipeline.evaluation import score  # noqa: E402
-from pipeline.learned import TaggerModel, load_embedder  # noqa: E402
+from pipeline.learned import TaggerModel  # noqa: E402
 from pipeline.tagging.decide import (  # noqa: E402
     Verdict,
-    apply_model,
     given_avoidable,
     given_reasons,
     given_vulnerability,
@@ -39,22 +38,13 @@ from pipeline.tagging.nlp import load_pipeline  # noqa: E402
 from pipeline.tagging.tagger import rule_views  # noqa: E402
 from pipeline.tagging.tags import Tags  # noqa: E402
 from pipeline.tagging.views import rule_decisions  # noqa: E402
-from pipeline.training import fit, threshold_for  # noqa: E402
+from pipeline.training import threshold_for  # noqa: E402
 from pipeline.vocabulary import Vocabulary, load_vocabulary  # noqa: E402
 
 AVOIDABLE = (0.3, 0.35, 0.4, 0.45, 0.5)
 REASONS = (0.3, 0.4, 0.5, 0.6)
 VULNERABILITY = (0.3, 0.4, 0.5)
 SAFEGUARDING = (0.1, 0.15, 0.2, 0.3)
-
-
-class _Held(NamedTuple):
-    """One held-out call: its labels, the rules' tags, and the model's tags and model."""
-
-    labels: dict
-    rules: Tags
-    tags: Tags
-    model: TaggerModel
 
 
 def _at(model: TaggerModel, levels: dict[str, float]) -> TaggerModel:
@@ -68,7 +58,7 @@ def _at(model: TaggerModel, levels: dict[str, float]) -> TaggerModel:
     return dataclasses.replace(model, thresholds=thresholds)
 
 
-def _again(held: _Held, model: TaggerModel, vocab: Vocabulary) -> Tags:
+def _again(held: Held, model: TaggerModel, vocab: Vocabulary) -> Tags:
     """The held-out call's tags given again, as `apply_model` gives them, at `model`'s levels."""
     if not held.tags.probabilities:  # a call with no words keeps the rules' tags
         return held.tags
@@ -88,7 +78,7 @@ def _again(held: _Held, model: TaggerModel, vocab: Vocabulary) -> Tags:
 
 
 def _table(
-    held: list[_Held], grid: list[dict[str, float]], keys: list[str], vocab: Vocabulary
+    held: list[Held], grid: list[dict[str, float]], keys: list[str], vocab: Vocabulary
 ) -> None:
     labels = [h.labels for h in held]
     print(f"\n{len(held)} calls; {', '.join(keys)}")
@@ -110,22 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     nlp = load_pipeline(learned=False)
     vocab = load_vocabulary()
-    embedder = load_embedder()
     train = [c for c in corpus_calls() if c.split == "train"]
-    pairs = rule_views([c.turns for c in train], nlp)
-    # The project's own sets (no vulnerability labels) are always trained on, never held out.
-    authors = sorted({c.source for c in train if c.labels.get("vulnerability") is not None})
-    held: list[_Held] = []
-    for fold in range(args.folds):
-        out = set(authors[fold :: args.folds])
-        keep = [i for i, c in enumerate(train) if c.source not in out]
-        rows = [i for i, c in enumerate(train) if c.source in out]
-        model = fit([train[i] for i in keep], [pairs[i][1] for i in keep])
-        tagged = apply_model([pairs[i] for i in rows], model, model.featuriser(embedder))
-        held += [
-            _Held(train[i].labels, pairs[i][0], t, model) for i, t in zip(rows, tagged, strict=True)
-        ]
-        print(f"held out {sorted(out)}: {len(rows)} calls", flush=True)
+    held = held_out(train, rule_views([c.turns for c in train], nlp), args.folds)
     _table(
         held,
         [{"avoidable": a} for a in AVOIDABLE],

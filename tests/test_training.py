@@ -140,6 +140,22 @@ def test_fitting_in_parallel_gives_the_same_model_as_one_process(tmp_path: Path)
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
 
 
+def test_fitting_only_some_targets_leaves_the_rest_to_the_rules(tmp_path: Path) -> None:
+    """eval/heldout.py scores a rule-pack edit on the tags it touches: those tags must get the
+    very model a whole fit gives them, and the rest the rules' decisions."""
+    calls, _ = read_corpus(_small_corpus(tmp_path / "corpus", train=60, dev=0))
+    views = [view for _, view in rule_views([c.turns for c in calls], load_pipeline(learned=False))]
+    whole = fit(calls, views)
+    part = fit(calls, views, only={"avoidable", "complaint"})
+    for target in ("avoidable", "complaint"):
+        k = whole.row[target]
+        assert np.count_nonzero(part.weights[k]) > 1
+        assert np.array_equal(part.weights[k], whole.weights[k]), target
+        assert part.platt_a[k] == whole.platt_a[k]
+    for target in ("transferred", "qa:greeting", "contact_reasons:council_tax"):
+        assert np.count_nonzero(part.weights[part.row[target]]) <= 1, target
+
+
 def _figures(value: float) -> dict[str, Figure]:
     return {key: Figure(value, value - 0.05, value + 0.05, 100) for key in HEADLINE}
 
