@@ -210,7 +210,7 @@ def train(
         Path | None, typer.Option("--models", help="Rule packs and model [default: models/].")
     ] = None,
 ) -> None:
-    """Retrain the tagger from the corpus and reviews; promote it only if it is no worse."""
+    """Retrain the tagger on the corpus and reviews; keep it unless held-out calls show it worse."""
     from pipeline.training import retrain
     from pipeline.vocabulary import DEFAULT_MODELS_DIR
 

@@ -1,7 +1,7 @@
 """`monthly_report`: recommendation 28's monthly reasons-for-contact and avoidable-contact report.
 
 `monthly_training`: retrain the tagger from the labelled corpus plus the quality leads'
-reviews, promoting the new model only when it is no worse on the held-out dev split.
+reviews, promoting the new model unless the held-out dev split shows it worse.
 """
 
 from __future__ import annotations

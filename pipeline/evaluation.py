@@ -1,7 +1,9 @@
 """How well tags match a reviewer's labels, each figure with a 95% interval.
 
 Accuracies get Wilson intervals (statsmodels); F1 scores, which are not proportions, get a
-percentile bootstrap over calls. Labels follow docs/labelling.md and the `callqa tag` fields.
+percentile bootstrap over calls. Every figure is a ratio of per-call counts summed over calls,
+so two taggers can be compared on the same calls resampled together (`compare`). Labels follow
+docs/labelling.md and the `callqa tag` fields.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from pipeline.tagging.tags import QA_CHECKS, SAFEGUARDING, VULNERABILITIES, Tags
 
-__all__ = ["GOALS", "Figure", "score"]
+__all__ = ["GOALS", "Figure", "compare", "score"]
 
 #: The goals of the tagging and vulnerability issues, on the held-out test split.
 GOALS: dict[str, float] = {
@@ -32,6 +34,7 @@ GOALS: dict[str, float] = {
     "safeguarding_precision": 0.70,
 }
 _BOOTSTRAP = 1000
+_F1_SEEDS = {"reasons_micro_f1": 1, "avoidable_f1": 2, "vulnerability_micro_f1": 3}
 
 
 @dataclass(frozen=True)
@@ -52,59 +55,124 @@ def _proportion(hits: int, n: int) -> Figure:
     return Figure(hits / n, float(low), float(high), n)
 
 
-def _f1(counts: np.ndarray) -> float:
-    tp, fp, fn = counts
-    return 2 * tp / (2 * tp + fp + fn) if tp else (1.0 if not fp and not fn else 0.0)
+def _value(key: str, sums: np.ndarray) -> np.ndarray:
+    """The figure `key` from counts summed over calls (last axis), NaN where nothing counts.
+
+    Accuracies sum (right, counted); the rest (tp, fp, fn). F1 with nothing to find and nothing
+    found is 1.
+    """
+    if key.endswith("accuracy"):
+        num, den, empty = sums[..., 0], sums[..., 1], np.nan
+    elif key == "safeguarding_recall":
+        num, den, empty = sums[..., 0], sums[..., 0] + sums[..., 2], np.nan
+    elif key == "safeguarding_precision":
+        num, den, empty = sums[..., 0], sums[..., 0] + sums[..., 1], np.nan
+    else:
+        num, den, empty = 2 * sums[..., 0], 2 * sums[..., 0] + sums[..., 1] + sums[..., 2], 1.0
+    return np.divide(num, den, out=np.full(np.shape(num), empty, dtype=float), where=den > 0)
 
 
-def _f1_figure(per_call: np.ndarray, seed: int) -> Figure:
+def _f1_figure(key: str, per_call: np.ndarray) -> Figure:
     """F1 from per-call (tp, fp, fn) rows, with a bootstrap interval over calls."""
     n = len(per_call)
     if n == 0:
         return Figure(float("nan"), float("nan"), float("nan"), 0)
-    rng = np.random.default_rng(seed)
-    draws = [_f1(per_call[rng.integers(0, n, n)].sum(axis=0)) for _ in range(_BOOTSTRAP)]
+    rng = np.random.default_rng(_F1_SEEDS[key])
+    draws = _value(key, per_call[rng.integers(0, n, (_BOOTSTRAP, n))].sum(axis=1))
     low, high = np.percentile(draws, [2.5, 97.5])
-    return Figure(_f1(per_call.sum(axis=0)), float(low), float(high), n)
+    return Figure(float(_value(key, per_call.sum(axis=0))), float(low), float(high), n)
 
 
 def _set_counts(got: set[str], want: set[str]) -> tuple[int, int, int]:
     return len(got & want), len(got - want), len(want - got)
 
 
-def score(labels: Sequence[Mapping[str, Any]], predicted: Sequence[Tags]) -> dict[str, Figure]:
-    """Every figure of GOALS for predictions against labels (vulnerability where labelled)."""
-    reasons, avoidable, vulnerable = [], [], []
-    hits: dict[str, list[bool]] = {key: [] for key in GOALS if key.endswith("accuracy")}
-    safeguarding = {"tp": 0, "fp": 0, "fn": 0}
+def _per_call(
+    labels: Sequence[Mapping[str, Any]], predicted: Sequence[Tags]
+) -> dict[str, np.ndarray]:
+    """Each figure's counts, one row per call (zeros where a call does not count)."""
+    rows: dict[str, list[tuple[int, ...]]] = {key: [] for key in GOALS}
     for gold, tags in zip(labels, predicted, strict=True):
-        reasons.append(_set_counts(set(tags.contact_reasons), set(gold["contact_reasons"])))
-        avoidable.append(
+        rows["reasons_micro_f1"].append(
+            _set_counts(set(tags.contact_reasons), set(gold["contact_reasons"]))
+        )
+        rows["avoidable_f1"].append(
             _set_counts({1} if tags.avoidable else set(), {1} if gold["avoidable"] else set())
         )
-        hits["primary_reason_accuracy"].append(tags.primary_reason == gold["primary_reason"])
-        if gold["avoidable"]:
-            hits["avoidable_category_accuracy"].append(
-                tags.avoidable_category == gold["avoidable_category"]
-            )
-        for check in QA_CHECKS:
-            right = getattr(tags.qa, check) == gold["qa"][check]
-            hits[f"qa_{check}_accuracy"].append(right)
-            hits["qa_accuracy"].append(right)
-        hits["complaint_accuracy"].append(tags.complaint == gold["complaint"])
-        hits["transferred_accuracy"].append(tags.transferred == gold["transferred"])
-        if "vulnerability" in gold:
-            want = set(gold["vulnerability"]) & set(VULNERABILITIES)
-            vulnerable.append(_set_counts(set(tags.vulnerability), want))
-            said, truly = tags.safeguarding, bool(want & SAFEGUARDING)
-            safeguarding["tp"] += said and truly
-            safeguarding["fp"] += said and not truly
-            safeguarding["fn"] += truly and not said
-    figures = {key: _proportion(sum(v), len(v)) for key, v in hits.items()}
-    figures["reasons_micro_f1"] = _f1_figure(np.array(reasons).reshape(-1, 3), seed=1)
-    figures["avoidable_f1"] = _f1_figure(np.array(avoidable).reshape(-1, 3), seed=2)
-    figures["vulnerability_micro_f1"] = _f1_figure(np.array(vulnerable).reshape(-1, 3), seed=3)
-    tp, fp, fn = safeguarding["tp"], safeguarding["fp"], safeguarding["fn"]
-    figures["safeguarding_recall"] = _proportion(tp, tp + fn)
-    figures["safeguarding_precision"] = _proportion(tp, tp + fp)
-    return {key: figures[key] for key in GOALS}
+        right = {
+            "primary_reason_accuracy": (tags.primary_reason == gold["primary_reason"], 1),
+            "avoidable_category_accuracy": (
+                (tags.avoidable_category == gold["avoidable_category"], 1)
+                if gold["avoidable"]
+                else (0, 0)
+            ),
+            "complaint_accuracy": (tags.complaint == gold["complaint"], 1),
+            "transferred_accuracy": (tags.transferred == gold["transferred"], 1),
+        }
+        checks = [getattr(tags.qa, check) == gold["qa"][check] for check in QA_CHECKS]
+        right |= {f"qa_{c}_accuracy": (ok, 1) for c, ok in zip(QA_CHECKS, checks, strict=True)}
+        right["qa_accuracy"] = (sum(checks), len(checks))
+        for key, (hit, counted) in right.items():
+            rows[key].append((int(hit), counted))
+        want = set(gold.get("vulnerability", ())) & set(VULNERABILITIES)
+        labelled = "vulnerability" in gold
+        rows["vulnerability_micro_f1"].append(
+            _set_counts(set(tags.vulnerability), want) if labelled else (0, 0, 0)
+        )
+        said, truly = tags.safeguarding, bool(want & SAFEGUARDING)
+        counts = (said and truly, said and not truly, truly and not said) if labelled else (0, 0, 0)
+        rows["safeguarding_recall"].append(tuple(int(c) for c in counts))
+        rows["safeguarding_precision"].append(rows["safeguarding_recall"][-1])
+    width = {key: 2 if key.endswith("accuracy") else 3 for key in GOALS}
+    return {key: np.array(rows[key], dtype=np.int64).reshape(-1, width[key]) for key in GOALS}
+
+
+def _labelled(labels: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    return np.array(["vulnerability" in gold for gold in labels], dtype=bool)
+
+
+def score(labels: Sequence[Mapping[str, Any]], predicted: Sequence[Tags]) -> dict[str, Figure]:
+    """Every figure of GOALS for predictions against labels (vulnerability where labelled)."""
+    per_call = _per_call(labels, predicted)
+    figures = {}
+    for key, counts in per_call.items():
+        sums = [int(c) for c in counts.sum(axis=0)]
+        if key in _F1_SEEDS:
+            labelled = counts if key != "vulnerability_micro_f1" else counts[_labelled(labels)]
+            figures[key] = _f1_figure(key, labelled)
+        elif key.endswith("accuracy"):
+            figures[key] = _proportion(sums[0], sums[1])
+        elif key == "safeguarding_recall":
+            figures[key] = _proportion(sums[0], sums[0] + sums[2])
+        else:
+            figures[key] = _proportion(sums[0], sums[0] + sums[1])
+    return figures
+
+
+def compare(
+    labels: Sequence[Mapping[str, Any]],
+    candidate: Sequence[Tags],
+    current: Sequence[Tags],
+    draws: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """For each figure, the share of paired resamples of the calls in which `candidate` scores
+    below `current` (NaN where the figure counts no call).
+
+    Both taggers are scored on the same resampled calls, so what they share cancels and only
+    the calls they disagree on move the share: near 0.5 is a difference the calls cannot tell
+    from chance, near 1 a candidate that is worse on these calls.
+    """
+    ours, theirs = _per_call(labels, candidate), _per_call(labels, current)
+    n = len(labels)
+    # How often each call is drawn in each resample: the same draws for both taggers.
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), draws) if n else None
+    shares = {}
+    for key in GOALS:
+        if weights is None or not np.isfinite(_value(key, theirs[key].sum(axis=0))):
+            shares[key] = float("nan")
+            continue
+        cand, cur = _value(key, weights @ ours[key]), _value(key, weights @ theirs[key])
+        both = np.isfinite(cand) & np.isfinite(cur)
+        shares[key] = float(np.mean(cand[both] < cur[both])) if both.any() else float("nan")
+    return shares

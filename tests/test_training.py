@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,12 +16,13 @@ from typer.testing import CliRunner
 
 from callqa.cli import app
 from pipeline.corpus import read_corpus
-from pipeline.evaluation import Figure
+from pipeline.evaluation import Figure, compare, score
 from pipeline.learned import MODEL_DIRNAME, load_model
 from pipeline.reviews import labels_from_review
 from pipeline.tagging import QA_CHECKS
 from pipeline.tagging.nlp import load_pipeline
 from pipeline.tagging.tagger import rule_views
+from pipeline.tagging.tags import AVOIDABLE_CATEGORIES, QAChecks, Tags
 from pipeline.training import HEADLINE, decision, fit, train_and_promote
 from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
@@ -109,6 +112,7 @@ def test_callqa_train_on_a_night_and_simulated_reviews_writes_a_card_and_decides
     assert f"# Tagger model {version}" in card
     assert f"train (review): {reviewed} calls" in card and "train (ana): 60 calls" in card
     assert "dev: 30 calls" in card and verdict in card
+    assert re.search(r"\| avoidable_f1 \| .* \| (\d+%|-) \| 0.85 \|", card), card
     after = load_model(models / MODEL_DIRNAME)
     assert after is not None and before is not None
     assert (after.version == version) == (verdict == "promoted")
@@ -120,7 +124,7 @@ def test_callqa_train_on_a_night_and_simulated_reviews_writes_a_card_and_decides
 def test_a_promoted_model_replaces_the_current_one_whole(tmp_path: Path) -> None:
     corpus_calls, _ = read_corpus(_small_corpus(tmp_path / "corpus", train=40, dev=20))
     models = _models(tmp_path / "models", with_tagger=False)
-    result = train_and_promote(models, corpus_calls, tolerance=1.0)
+    result = train_and_promote(models, corpus_calls, confidence=float("inf"))  # never refuse
     assert result.promoted
     shipped = load_model(models / MODEL_DIRNAME)
     assert shipped is not None and shipped.version == result.version
@@ -160,20 +164,59 @@ def _figures(value: float) -> dict[str, Figure]:
     return {key: Figure(value, value - 0.05, value + 0.05, 100) for key in HEADLINE}
 
 
-def test_a_candidate_worse_in_any_headline_figure_is_refused_and_says_which() -> None:
-    current = _figures(0.8)
-    better = _figures(0.85)
-    assert decision(better, current, tolerance=0.01)[0]
-    worse = dict(better, avoidable_f1=Figure(0.7, 0.6, 0.8, 100))
-    promoted, reason = decision(worse, current, tolerance=0.01)
-    assert not promoted and "avoidable_f1 (0.700 < 0.800)" in reason
-    within_noise = dict(better, qa_accuracy=Figure(0.795, 0.7, 0.9, 100))
-    assert decision(within_noise, current, tolerance=0.01)[0]
+def test_a_candidate_the_dev_calls_show_worse_in_any_headline_figure_is_refused_by_name() -> None:
+    current, candidate = _figures(0.8), _figures(0.78)
+    chance = dict.fromkeys(HEADLINE, 0.6)
+    assert decision(candidate, current, chance)[0]
+    promoted, reason = decision(candidate, current, dict(chance, avoidable_f1=0.97))
+    assert not promoted and "avoidable_f1 (0.780 < 0.800, lower in 97% of resamples)" in reason
     # One check worse while the QA figure as a whole holds: refused, by name.
     current["qa_agent_named_accuracy"] = Figure(0.975, 0.93, 0.99, 120)
-    one_check = dict(better, qa_agent_named_accuracy=Figure(0.95, 0.9, 0.98, 120))
-    promoted, reason = decision(one_check, current, tolerance=0.01)
-    assert not promoted and "qa_agent_named_accuracy (0.950 < 0.975)" in reason
+    candidate["qa_agent_named_accuracy"] = Figure(0.95, 0.9, 0.98, 120)
+    promoted, reason = decision(candidate, current, dict(chance, qa_agent_named_accuracy=0.99))
+    assert not promoted and "qa_agent_named_accuracy (0.950 < 0.975" in reason
+
+
+def _with_category(gold: Mapping[str, Any], right: bool) -> Tags:
+    category = gold["avoidable_category"]
+    if gold["avoidable"] and not right:
+        category = next(c for c in AVOIDABLE_CATEGORIES if c != category)
+    return Tags(
+        contact_reasons=list(gold["contact_reasons"]),
+        primary_reason=gold["primary_reason"],
+        avoidable=gold["avoidable"],
+        avoidable_category=category,
+        complaint=gold["complaint"],
+        transferred=gold["transferred"],
+        qa=QAChecks.from_dict(gold["qa"]),
+        vulnerability=list(gold.get("vulnerability", [])),
+    )
+
+
+def test_the_gate_refuses_a_worse_candidate_and_seldom_an_equally_good_one() -> None:
+    """On the real dev labels, simulated months: the current model misses the category of 13% of
+    avoidable calls; an equally good candidate differs from it on some calls only by chance, a
+    worse one misses 10% more. A gate that refused on any drop of 0.01 turned down about a
+    quarter of the equal candidates (docs/evaluation.md)."""
+    calls, _ = read_corpus(ROOT / "eval" / "corpus")
+    gold = [c.labels for c in calls if c.split == "dev"]
+    rng = np.random.default_rng(7)
+    refused = {"equal": 0, "worse": 0}
+    months = 40
+    for _ in range(months):
+        right = rng.random(len(gold)) > 0.13
+        candidates = {
+            "equal": np.where(rng.random(len(gold)) < 0.3, rng.random(len(gold)) > 0.13, right),
+            "worse": right & (rng.random(len(gold)) > 0.115),
+        }
+        current = [_with_category(g, r) for g, r in zip(gold, right, strict=True)]
+        figures = score(gold, current)
+        for name, got in candidates.items():
+            candidate = [_with_category(g, r) for g, r in zip(gold, got, strict=True)]
+            worse = compare(gold, candidate, current)
+            refused[name] += not decision(score(gold, candidate), figures, worse)[0]
+    assert refused["equal"] / months <= 0.15, refused
+    assert refused["worse"] / months >= 0.85, refused
 
 
 @pytest.mark.parametrize(
