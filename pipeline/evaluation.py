@@ -55,20 +55,26 @@ def _proportion(hits: int, n: int) -> Figure:
     return Figure(hits / n, float(low), float(high), n)
 
 
-def _value(key: str, sums: np.ndarray) -> np.ndarray:
-    """The figure `key` from counts summed over calls (last axis), NaN where nothing counts.
+def _ratio(key: str, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The figure `key`'s numerator and denominator from counts summed over calls (last axis).
 
-    Accuracies sum (right, counted); the rest (tp, fp, fn). F1 with nothing to find and nothing
-    found is 1.
+    Accuracies sum (right, counted); the rest (tp, fp, fn).
     """
     if key.endswith("accuracy"):
-        num, den, empty = sums[..., 0], sums[..., 1], np.nan
-    elif key == "safeguarding_recall":
-        num, den, empty = sums[..., 0], sums[..., 0] + sums[..., 2], np.nan
-    elif key == "safeguarding_precision":
-        num, den, empty = sums[..., 0], sums[..., 0] + sums[..., 1], np.nan
-    else:
-        num, den, empty = 2 * sums[..., 0], 2 * sums[..., 0] + sums[..., 1] + sums[..., 2], 1.0
+        return sums[..., 0], sums[..., 1]
+    tp, fp, fn = sums[..., 0], sums[..., 1], sums[..., 2]
+    if key == "safeguarding_recall":
+        return tp, tp + fn
+    if key == "safeguarding_precision":
+        return tp, tp + fp
+    return 2 * tp, 2 * tp + fp + fn
+
+
+def _value(key: str, sums: np.ndarray) -> np.ndarray:
+    """The figure `key` from counts summed over calls, NaN where nothing counts (an F1 with
+    nothing to find and nothing found is 1)."""
+    num, den = _ratio(key, sums)
+    empty = 1.0 if key in _F1_SEEDS else np.nan
     return np.divide(num, den, out=np.full(np.shape(num), empty, dtype=float), where=den > 0)
 
 
@@ -136,16 +142,12 @@ def score(labels: Sequence[Mapping[str, Any]], predicted: Sequence[Tags]) -> dic
     per_call = _per_call(labels, predicted)
     figures = {}
     for key, counts in per_call.items():
-        sums = [int(c) for c in counts.sum(axis=0)]
         if key in _F1_SEEDS:
             labelled = counts if key != "vulnerability_micro_f1" else counts[_labelled(labels)]
             figures[key] = _f1_figure(key, labelled)
-        elif key.endswith("accuracy"):
-            figures[key] = _proportion(sums[0], sums[1])
-        elif key == "safeguarding_recall":
-            figures[key] = _proportion(sums[0], sums[0] + sums[2])
         else:
-            figures[key] = _proportion(sums[0], sums[0] + sums[1])
+            hits, n = _ratio(key, counts.sum(axis=0))
+            figures[key] = _proportion(int(hits), int(n))
     return figures
 
 
