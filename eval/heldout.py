@@ -6,8 +6,8 @@ The train authors are dealt into folds and each fold's calls are tagged by a mod
 the other folds' authors, with the rule packs in `--models`. `--targets avoidable` fits only
 the avoidable and category models (the other tags keep the rules' decisions), enough to score
 an edit to avoidable.yaml in about 12 minutes on 2 cores; `--targets reasons` likewise for the
-contact reasons, in about 60 minutes. The dev split is too small to tell such an edit from noise (two authors), and
-the test split is never read here (docs/evaluation.md).
+contact reasons, in about 60 minutes. The dev split is too small to tell such an edit from
+noise (two authors), and the test split is never read here (docs/evaluation.md).
 
 Usage: python eval/heldout.py [--models DIR] [--targets avoidable|reasons|all] [--folds 4]
 """
