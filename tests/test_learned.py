@@ -170,3 +170,42 @@ def test_safeguarding_is_raised_at_its_own_level_and_names_an_id() -> None:
         **{"vulnerability:risk_to_life": listed, "vulnerability:adult_at_risk": between}
     )
     assert safeguarding and ids == ["risk_to_life"]
+
+
+def test_the_primary_is_the_reason_both_models_find_likeliest() -> None:
+    from pipeline.tagging.decide import Verdict, given_reasons
+    from pipeline.vocabulary import load_vocabulary
+
+    model = load_model(DEFAULT_MODELS_DIR / MODEL_DIRNAME)
+    assert model is not None
+    vocab = load_vocabulary()
+    level = model.threshold["contact_reasons:council_tax"]
+    low = {t: 0.0 for t in model.targets}
+
+    def given(probabilities: dict[str, float], found: tuple[str, ...] = ()) -> list[str]:
+        return given_reasons(Verdict({**low, **probabilities}, model, frozenset()), vocab, found)
+
+    # Two given reasons: the primary model's narrow first choice loses to the reason the reason
+    # model is far surer of.
+    assert given(
+        {
+            "contact_reasons:council_tax": 0.95,
+            "contact_reasons:benefits": level + 0.05,
+            "primary_reason:council_tax": 0.5,
+            "primary_reason:benefits": 0.55,
+        }
+    ) == ["council_tax", "benefits"]
+    # A reason just short of its threshold, of which the primary model is sure, is the primary
+    # and is given; one the reason model doubts is not made the primary by the primary model.
+    assert given(
+        {
+            "contact_reasons:council_tax": level - 0.05,
+            "contact_reasons:waste_recycling": 0.95,
+            "contact_reasons:parking": 0.05,
+            "primary_reason:council_tax": 0.9,
+            "primary_reason:waste_recycling": 0.2,
+            "primary_reason:parking": 0.95,
+        }
+    ) == ["council_tax", "waste_recycling"]
+    # No reason given: the likeliest primary of the reasons the rules found.
+    assert given({"primary_reason:parking": 0.4}, ("parking", "housing_repairs")) == ["parking"]

@@ -99,16 +99,31 @@ def given_reasons(
 ) -> list[str]:
     """The reasons, primary first, as the model decides them: a pack word said in passing
     ("my bin day" in a council tax call) is evidence, not a reason by itself. A council's
-    new reason, which the model has no weights for, is the rules' decision. When the model
-    gives no reason (a few words, "my bin was missed", are too little for it), the primary
-    is the likeliest of the reasons the rules `found`."""
+    new reason, which the model has no weights for, is the rules' decision.
+
+    Once the model gives a reason, the primary is the reason likeliest by both models at once
+    (the primary model's probability times the reason model's), from every reason they know:
+    the matter the caller rang about may fall just short of the reason threshold while the
+    primary model is sure of it (docs/evaluation.md, "Choosing the primary reason"). When the
+    model gives no reason (a few words, "my bin was missed", are too little for it), the
+    primary is the likeliest of the reasons the rules `found`."""
     reasons = [r for r in tag_vocabulary.reason_ids if verdict.given(f"contact_reasons:{r}")]
     if len(reasons) > 1 and "other" in reasons:  # `other` only when no listed reason fits
         reasons.remove("other")
-    fallback = [r for r in tag_vocabulary.reason_ids if r in found and r != "other"]
-    primary = (
-        verdict.best("primary_reason", reasons or fallback or tag_vocabulary.reason_ids) or "other"
-    )
+    p = verdict.probabilities
+    known = [
+        r
+        for r in tag_vocabulary.reason_ids
+        if f"primary_reason:{r}" in p and f"contact_reasons:{r}" in p
+    ]
+    if set(reasons) & set(known):
+        primary = max(known, key=lambda r: p[f"primary_reason:{r}"] * p[f"contact_reasons:{r}"])
+    else:
+        fallback = [r for r in tag_vocabulary.reason_ids if r in found and r != "other"]
+        primary = (
+            verdict.best("primary_reason", reasons or fallback or tag_vocabulary.reason_ids)
+            or "other"
+        )
     return [primary, *[r for r in reasons if r != primary]]
 
 
