@@ -108,7 +108,9 @@ def given_reasons(
     model gives no reason (a few words, "my bin was missed", are too little for it), the
     primary is the likeliest of the reasons the rules `found`."""
     reasons = [r for r in tag_vocabulary.reason_ids if verdict.given(f"contact_reasons:{r}")]
-    if len(reasons) > 1 and "other" in reasons:  # `other` only when no listed reason fits
+    # `other` beside a listed reason only when both models make it the primary (below): a scam
+    # call in the council's name is `other`, the council tax account checked on it a second reason.
+    if len(reasons) > 1 and "other" in reasons:
         reasons.remove("other")
     p = verdict.probabilities
     known = [
