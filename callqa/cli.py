@@ -214,7 +214,7 @@ def train(
     from pipeline.training import retrain
     from pipeline.vocabulary import DEFAULT_MODELS_DIR
 
-    console.print("Training the tagger (the whole corpus: about 40 minutes on 2 cores) ...")
+    console.print("Training the tagger (the whole corpus: about 45 minutes on 2 cores) ...")
     result = retrain(corpus or DEFAULT_MODELS_DIR.parent / "eval" / "corpus", out_dir, models)
     out.print(f"Model {result.version}: {result.reason}", highlight=False)
     out.print(f"Model card: {result.card}", highlight=False)
